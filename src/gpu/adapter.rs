@@ -1,0 +1,116 @@
+//! Adapter choice: discrete, then integrated, then virtual, then software;
+//! `KAIRO_BACKEND` and `KAIRO_ADAPTER` override it.
+
+use crate::error::{Error, Result};
+
+/// What to open. `Default` reads `KAIRO_BACKEND` and `KAIRO_ADAPTER`.
+#[derive(Clone, Debug, Default)]
+pub struct AdapterChoice {
+    /// Restrict to one backend (`vulkan`, `metal`, `dx12`, `gl`); `None` tries all.
+    pub backend: Option<wgpu::Backends>,
+    /// Case-insensitive substring of the adapter name.
+    pub name: Option<String>,
+}
+
+impl AdapterChoice {
+    /// The choice the environment asks for.
+    pub fn from_env() -> Result<Self> {
+        let backend = match std::env::var("KAIRO_BACKEND") {
+            Ok(s) if !s.trim().is_empty() => Some(parse_backend(&s)?),
+            _ => None,
+        };
+        let name = std::env::var("KAIRO_ADAPTER").ok().filter(|s| !s.trim().is_empty());
+        Ok(AdapterChoice { backend, name })
+    }
+
+    fn backends(&self) -> wgpu::Backends {
+        self.backend.unwrap_or(wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12 | wgpu::Backends::GL)
+    }
+}
+
+/// Parses a backend name as `KAIRO_BACKEND` spells it.
+pub fn parse_backend(s: &str) -> Result<wgpu::Backends> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "vulkan" | "vk" => Ok(wgpu::Backends::VULKAN),
+        "metal" | "mtl" => Ok(wgpu::Backends::METAL),
+        "dx12" | "d3d12" => Ok(wgpu::Backends::DX12),
+        "gl" | "gles" | "opengl" | "egl" => Ok(wgpu::Backends::GL),
+        other => Err(Error::UnknownBackend(other.to_string())),
+    }
+}
+
+/// A new instance over the given backends, GL through EGL without a display.
+pub fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
+}
+
+/// Lower is better: discrete GPUs first, software rasterisers last.
+fn type_rank(t: wgpu::DeviceType) -> u32 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+/// Among equal adapter types, the native compute APIs before GL.
+fn backend_rank(b: wgpu::Backend) -> u32 {
+    match b {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        wgpu::Backend::Gl => 1,
+        _ => 2,
+    }
+}
+
+/// Every adapter on the chosen backends, best first.
+pub fn enumerate(choice: &AdapterChoice) -> Vec<wgpu::Adapter> {
+    let backends = choice.backends();
+    let inst = instance(backends);
+    let mut adapters = pollster::block_on(inst.enumerate_adapters(backends));
+    adapters.sort_by_key(|a| {
+        let i = a.get_info();
+        (type_rank(i.device_type), backend_rank(i.backend))
+    });
+    adapters
+}
+
+/// The adapter `choice` asks for, or an error that names the fix.
+pub fn choose(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
+    let adapters = enumerate(choice);
+    if adapters.is_empty() {
+        return Err(Error::NoAdapter { backends: format!("{:?}", choice.backends()), hint: no_adapter_hint() });
+    }
+    match &choice.name {
+        None => Ok(adapters.into_iter().next().expect("non-empty")),
+        Some(wanted) => {
+            let w = wanted.to_lowercase();
+            let names: Vec<String> = adapters.iter().map(describe).collect();
+            adapters
+                .into_iter()
+                .find(|a| a.get_info().name.to_lowercase().contains(&w))
+                .ok_or_else(|| Error::AdapterNotFound { wanted: wanted.clone(), available: names.join("; ") })
+        }
+    }
+}
+
+/// One line: name, backend, type.
+pub fn describe(a: &wgpu::Adapter) -> String {
+    let i = a.get_info();
+    format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type)
+}
+
+fn no_adapter_hint() -> String {
+    if cfg!(target_os = "linux") {
+        "On Linux without a GPU install a software Vulkan driver: `apt-get install -y mesa-vulkan-drivers` \
+         (lavapipe), or use llvmpipe through EGL with KAIRO_BACKEND=gl (needs libegl1 and libgl1-mesa-dri)."
+            .to_string()
+    } else if cfg!(target_os = "windows") {
+        "Update the GPU driver, or install WARP/a DX12-capable driver.".to_string()
+    } else {
+        "Check that a Metal/Vulkan/GL driver is installed.".to_string()
+    }
+}

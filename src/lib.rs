@@ -1,0 +1,19 @@
+//! kairo: a training engine whose numeric kernels are hand-written WGSL
+//! compute shaders run through wgpu.
+//!
+//! Data flows one way: `shaders/*.wgsl` → [`kernels`] (the registry) →
+//! [`gpu`] (device, pipeline cache, buffer pool, the open encoder) →
+//! [`tensor`] → [`ops`]. CPU references for every kernel live in
+//! [`reference`].
+
+pub mod bench;
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod ops;
+pub mod reference;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use gpu::{Capabilities, Context, Counters, Timing};
+pub use tensor::{DType, Tensor};
