@@ -1,0 +1,113 @@
+// elementwise.wgsl: unary maps and broadcasting binary ops over f32 tensors.
+//
+// Dispatch is 1-D over the output, folded into a 2-D grid of 256-wide
+// workgroups so tensors beyond 65535 workgroups still fit:
+//   i = (workgroup_id.y * num_workgroups.x + workgroup_id.x) * 256 + local_id.x
+
+struct UnaryParams {
+    n: u32,      // elements
+    alpha: f32,  // scale factor, leaky slope, clamp minimum
+    beta: f32,   // clamp maximum
+    _pad: u32,
+}
+
+// Binary ops broadcast NumPy-style over up to 8 dimensions: the output
+// index is split into coordinates (last dimension fastest) and each input
+// steps by its own stride per dimension, 0 where it is broadcast.
+struct BinaryParams {
+    n: u32,
+    rank: u32,
+    _pad0: u32,
+    _pad1: u32,
+    shape: array<vec4<u32>, 2>,     // output dims, padded with 1
+    stride_a: array<vec4<u32>, 2>,  // strides of a in elements (0 = broadcast)
+    stride_b: array<vec4<u32>, 2>,  // strides of b in elements (0 = broadcast)
+}
+
+// 0 scale, 1 relu, 2 leaky_relu, 3 tanh, 4 sigmoid, 5 exp, 6 log, 7 clamp, 8 neg, 9 add_scalar
+override UNARY_OP: u32 = 0u;
+// 0 add, 1 sub, 2 mul, 3 div
+override BINARY_OP: u32 = 0u;
+// false: a, b and out share one shape, no index arithmetic
+override BROADCAST: bool = true;
+
+@group(0) @binding(0) var<uniform> up: UnaryParams;
+@group(0) @binding(5) var<uniform> bp: BinaryParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;        // x: (n,)
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // y: (n,)
+@group(0) @binding(3) var<storage, read> lhs: array<f32>;      // a: broadcastable to out
+@group(0) @binding(4) var<storage, read> rhs: array<f32>;      // b: broadcastable to out
+
+fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
+    return (wid.y * nwg.x + wid.x) * 256u + lid.x;
+}
+
+// tanh that stays finite for large |v| (exp(2v) would overflow).
+fn safe_tanh(v: f32) -> f32 {
+    let e = exp(-2.0 * abs(v));
+    return sign(v) * (1.0 - e) / (1.0 + e);
+}
+
+fn sigmoid(v: f32) -> f32 {
+    if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); }
+    let e = exp(v);
+    return e / (1.0 + e);
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn unary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = flat_index(wid, nwg, lid);
+    if (i >= up.n) { return; }
+    let v = x[i];
+    var r: f32;
+    switch UNARY_OP {
+        case 0u: { r = up.alpha * v; }
+        case 1u: { r = max(v, 0.0); }
+        case 2u: { r = select(up.alpha * v, v, v > 0.0); }
+        case 3u: { r = safe_tanh(v); }
+        case 4u: { r = sigmoid(v); }
+        case 5u: { r = exp(v); }
+        case 6u: { r = log(v); }
+        case 7u: { r = clamp(v, up.alpha, up.beta); }
+        case 8u: { r = -v; }
+        case 9u: { r = v + up.alpha; }
+        default: { r = v; }
+    }
+    y[i] = r;
+}
+
+fn dim_of(v: array<vec4<u32>, 2>, d: u32) -> u32 {
+    return v[d / 4u][d % 4u];
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn binary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = flat_index(wid, nwg, lid);
+    if (i >= bp.n) { return; }
+    var ia = i;
+    var ib = i;
+    if (BROADCAST) {
+        ia = 0u;
+        ib = 0u;
+        var rem = i;
+        for (var d = bp.rank; d > 0u; d--) {
+            let size = dim_of(bp.shape, d - 1u);
+            let coord = rem % size;
+            rem = rem / size;
+            ia += coord * dim_of(bp.stride_a, d - 1u);
+            ib += coord * dim_of(bp.stride_b, d - 1u);
+        }
+    }
+    let va = lhs[ia];
+    let vb = rhs[ib];
+    var r: f32;
+    switch BINARY_OP {
+        case 0u: { r = va + vb; }
+        case 1u: { r = va - vb; }
+        case 2u: { r = va * vb; }
+        default: { r = va / vb; }
+    }
+    y[i] = r;
+}

@@ -1,0 +1,216 @@
+//! Elementwise maps and broadcasting binary ops (shaders/elementwise.wgsl).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{as_u32, check_f32_pair, grid_1d, resolve_axis};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+use crate::DType;
+
+/// A unary map.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UnaryOp {
+    /// alpha·x
+    Scale(f32),
+    /// max(x, 0)
+    Relu,
+    /// x if x > 0 else slope·x
+    LeakyRelu(f32),
+    /// tanh(x)
+    Tanh,
+    /// 1 / (1 + e^-x)
+    Sigmoid,
+    /// e^x
+    Exp,
+    /// ln x (NaN below 0, -inf at 0, as PyTorch)
+    Log,
+    /// min(max(x, lo), hi)
+    Clamp(f32, f32),
+    /// -x
+    Neg,
+    /// x + c
+    AddScalar(f32),
+}
+
+impl UnaryOp {
+    fn code(self) -> (f64, f32, f32) {
+        match self {
+            UnaryOp::Scale(a) => (0.0, a, 0.0),
+            UnaryOp::Relu => (1.0, 0.0, 0.0),
+            UnaryOp::LeakyRelu(s) => (2.0, s, 0.0),
+            UnaryOp::Tanh => (3.0, 0.0, 0.0),
+            UnaryOp::Sigmoid => (4.0, 0.0, 0.0),
+            UnaryOp::Exp => (5.0, 0.0, 0.0),
+            UnaryOp::Log => (6.0, 0.0, 0.0),
+            UnaryOp::Clamp(lo, hi) => (7.0, lo, hi),
+            UnaryOp::Neg => (8.0, 0.0, 0.0),
+            UnaryOp::AddScalar(c) => (9.0, c, 0.0),
+        }
+    }
+}
+
+/// A binary op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    /// a + b
+    Add,
+    /// a - b
+    Sub,
+    /// a · b
+    Mul,
+    /// a / b
+    Div,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct UnaryParams {
+    n: u32,
+    alpha: f32,
+    beta: f32,
+    _pad: u32,
+}
+
+/// Most dimensions a broadcasting binary op handles.
+pub const MAX_RANK: usize = 8;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct BinaryParams {
+    n: u32,
+    rank: u32,
+    _pad: [u32; 2],
+    shape: [u32; MAX_RANK],
+    stride_a: [u32; MAX_RANK],
+    stride_b: [u32; MAX_RANK],
+}
+
+/// y = op(x), a new tensor of x's shape.
+pub fn unary(x: &Tensor, op: UnaryOp) -> Result<Tensor> {
+    x.expect_dtype("unary", DType::F32)?;
+    if let UnaryOp::Clamp(lo, hi) = op {
+        if lo > hi || lo.is_nan() || hi.is_nan() {
+            return Err(Error::InvalidArgument(format!("clamp: min {lo} must not exceed max {hi}")));
+        }
+    }
+    let ctx = x.context();
+    let out = Tensor::empty(ctx, x.shape(), DType::F32)?;
+    let n = x.numel();
+    let (code, alpha, beta) = op.code();
+    let params = UnaryParams { n: as_u32("unary", "elements", n)?, alpha, beta, _pad: 0 };
+    ctx.dispatch(
+        "elementwise",
+        "unary",
+        &[("UNARY_OP", code)],
+        bytemuck::bytes_of(&params),
+        &[x.binding(1), out.binding(2)],
+        grid_1d(ctx, n.div_ceil(256) as u64)?,
+    )?;
+    Ok(out)
+}
+
+/// NumPy broadcast of two shapes, or an error naming both.
+pub fn broadcast_shape(op: &str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let mut out = vec![0; rank];
+    for i in 0..rank {
+        let da = if i < rank - a.len() { 1 } else { a[i - (rank - a.len())] };
+        let db = if i < rank - b.len() { 1 } else { b[i - (rank - b.len())] };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return Err(Error::shape(op, a, b)),
+        };
+    }
+    Ok(out)
+}
+
+/// Element strides of `shape` seen through the broadcast `out` shape (0 where broadcast).
+fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
+    let lead = out.len() - shape.len();
+    let mut strides = vec![0; out.len()];
+    let mut s = 1;
+    for i in (0..shape.len()).rev() {
+        strides[lead + i] = if shape[i] == 1 && out[lead + i] != 1 { 0 } else { s };
+        s *= shape[i];
+    }
+    strides
+}
+
+/// c = a op b with NumPy broadcasting (up to 8 dimensions).
+pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
+    let name = format!("{op:?}").to_lowercase();
+    check_f32_pair(&name, a, b)?;
+    let shape = broadcast_shape(&name, a.shape(), b.shape())?;
+    if shape.len() > MAX_RANK {
+        return Err(Error::invalid_shape(&name, format!("rank {} exceeds {MAX_RANK}", shape.len())));
+    }
+    let ctx = a.context();
+    let out = Tensor::empty(ctx, &shape, DType::F32)?;
+    let n = out.numel();
+    let same = a.shape() == b.shape();
+    let mut params = BinaryParams {
+        n: as_u32(&name, "elements", n)?,
+        rank: shape.len() as u32,
+        _pad: [0; 2],
+        shape: [1; MAX_RANK],
+        stride_a: [0; MAX_RANK],
+        stride_b: [0; MAX_RANK],
+    };
+    let (sa, sb) = (broadcast_strides(a.shape(), &shape), broadcast_strides(b.shape(), &shape));
+    for i in 0..shape.len() {
+        params.shape[i] = shape[i] as u32;
+        params.stride_a[i] = sa[i] as u32;
+        params.stride_b[i] = sb[i] as u32;
+    }
+    let code = match op {
+        BinaryOp::Add => 0.0,
+        BinaryOp::Sub => 1.0,
+        BinaryOp::Mul => 2.0,
+        BinaryOp::Div => 3.0,
+    };
+    ctx.dispatch(
+        "elementwise",
+        "binary",
+        &[("BINARY_OP", code), ("BROADCAST", if same { 0.0 } else { 1.0 })],
+        bytemuck::bytes_of(&params),
+        &[a.binding(3), b.binding(4), out.binding(2)],
+        grid_1d(ctx, n.div_ceil(256) as u64)?,
+    )?;
+    Ok(out)
+}
+
+/// a + b (broadcasting).
+pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(a, b, BinaryOp::Add)
+}
+
+/// a - b (broadcasting).
+pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(a, b, BinaryOp::Sub)
+}
+
+/// a · b (broadcasting).
+pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(a, b, BinaryOp::Mul)
+}
+
+/// a / b (broadcasting).
+pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(a, b, BinaryOp::Div)
+}
+
+/// x + bias along `axis`: `bias` has shape (x.shape[axis],) and is added to
+/// every slice, e.g. axis 1 of an (N, C, H, W) tensor adds a per-channel bias.
+pub fn add_bias(x: &Tensor, bias: &Tensor, axis: isize) -> Result<Tensor> {
+    check_f32_pair("add_bias", x, bias)?;
+    let axis = resolve_axis("add_bias", axis, x.shape().len())?;
+    let len = x.shape()[axis];
+    if bias.shape() != [len] {
+        return Err(Error::shape("add_bias", x.shape(), bias.shape()));
+    }
+    let mut view = vec![1; x.shape().len() - axis];
+    view[0] = len;
+    add(x, &bias.reshape(&view)?)
+}

@@ -1,0 +1,426 @@
+//! Matrix products: A·B, Aᵀ·B, A·Bᵀ, batched, with a fused bias and
+//! activation epilogue. Kernels: shaders/matmul.wgsl (vec4, several register
+//! tiles and a workgroup-memory tiled variant), shaders/matmul_subgroup.wgsl
+//! (vec4, a subgroup of 8 shares its loads by broadcast; the fast ones on
+//! software adapters, offered only where subgroups exist) and
+//! shaders/matmul_scalar.wgsl (any shape). The variant is chosen per adapter
+//! by a small autotune at first use of each shape class, cached on the context.
+
+use std::time::Instant;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{as_u32, check_f32_pair};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+use crate::Context;
+
+/// Activation fused into the matmul epilogue.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Activation {
+    /// Identity.
+    #[default]
+    None,
+    /// max(x, 0).
+    Relu,
+    /// x if x > 0 else slope·x.
+    LeakyRelu(f32),
+    /// tanh(x).
+    Tanh,
+    /// 1 / (1 + e^-x).
+    Sigmoid,
+}
+
+impl Activation {
+    fn code(self) -> (f64, f32) {
+        match self {
+            Activation::None => (0.0, 0.0),
+            Activation::Relu => (1.0, 0.0),
+            Activation::LeakyRelu(s) => (2.0, s),
+            Activation::Tanh => (3.0, 0.0),
+            Activation::Sigmoid => (4.0, 0.0),
+        }
+    }
+}
+
+/// A kernel variant. `Auto` autotunes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MatmulVariant {
+    /// Pick per adapter and shape class (autotuned, cached).
+    #[default]
+    Auto,
+    /// Scalar loads, any shape.
+    Scalar,
+    /// vec4, 4x4 outputs per invocation.
+    R4x4,
+    /// vec4, 8x4 outputs per invocation.
+    R8x4,
+    /// vec4, 4x8 outputs per invocation.
+    R4x8,
+    /// vec4, 8x8 outputs per invocation.
+    R8x8,
+    /// vec4, 64x64 tiles staged in workgroup memory.
+    Tiled,
+    /// A subgroup of 8 computes a 64x64 tile, sharing loads by broadcast
+    /// (shaders/matmul_subgroup.wgsl; needs subgroups of at least 8).
+    Sg64x64,
+    /// A subgroup of 8 computes a 128x64 tile (needs subgroups).
+    Sg128x64,
+    /// A subgroup of 8 computes a 64x128 tile (needs subgroups).
+    Sg64x128,
+}
+
+impl MatmulVariant {
+    /// Every concrete variant, for tests and benchmarks.
+    /// Subgroup variants fall back to the adapter's default where subgroups
+    /// are missing (see [`MatmulVariant::available`]).
+    pub const ALL: [MatmulVariant; 9] = [
+        MatmulVariant::Scalar,
+        MatmulVariant::R4x4,
+        MatmulVariant::R8x4,
+        MatmulVariant::R4x8,
+        MatmulVariant::R8x8,
+        MatmulVariant::Tiled,
+        MatmulVariant::Sg64x64,
+        MatmulVariant::Sg128x64,
+        MatmulVariant::Sg64x128,
+    ];
+
+    /// The vec4 variants autotune chooses among (those `available`).
+    const TUNED: [MatmulVariant; 8] = [
+        MatmulVariant::R4x4,
+        MatmulVariant::R8x4,
+        MatmulVariant::R4x8,
+        MatmulVariant::R8x8,
+        MatmulVariant::Tiled,
+        MatmulVariant::Sg64x64,
+        MatmulVariant::Sg128x64,
+        MatmulVariant::Sg64x128,
+    ];
+
+    /// Whether the kernel runs in shaders/matmul_subgroup.wgsl.
+    fn uses_subgroups(self) -> bool {
+        matches!(self, MatmulVariant::Sg64x64 | MatmulVariant::Sg128x64 | MatmulVariant::Sg64x128)
+    }
+
+    /// Whether `ctx` can run this variant. Subgroup kernels need
+    /// Features::SUBGROUP and subgroups of at least 8 invocations (each
+    /// 8-invocation workgroup must be one subgroup).
+    pub fn available(self, ctx: &Context) -> bool {
+        !self.uses_subgroups() || (ctx.capabilities().subgroups && ctx.adapter_info().subgroup_min_size >= 8)
+    }
+
+    /// (entry point, rows per invocation, cols per invocation, workgroup
+    /// edge in invocations). Subgroup variants: rows and cols per workgroup
+    /// (one subgroup of 8), edge unused.
+    fn layout(self) -> (&'static str, u32, u32, u32) {
+        match self {
+            MatmulVariant::Auto | MatmulVariant::R4x4 => ("mm_4x4", 4, 4, 8),
+            MatmulVariant::R8x4 => ("mm_8x4", 8, 4, 8),
+            MatmulVariant::R4x8 => ("mm_4x8", 4, 8, 8),
+            MatmulVariant::R8x8 => ("mm_8x8", 8, 8, 8),
+            MatmulVariant::Tiled => ("mm_tiled", 4, 4, 16),
+            MatmulVariant::Scalar => ("mm_scalar", 4, 4, 8),
+            MatmulVariant::Sg64x64 => ("mm_sg64x64", 64, 64, 1),
+            MatmulVariant::Sg128x64 => ("mm_sg128x64", 128, 64, 1),
+            MatmulVariant::Sg64x128 => ("mm_sg64x128", 64, 128, 1),
+        }
+    }
+
+    /// Short name, as benchmarks print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatmulVariant::Auto => "auto",
+            MatmulVariant::Scalar => "scalar",
+            MatmulVariant::R4x4 => "reg4x4",
+            MatmulVariant::R8x4 => "reg8x4",
+            MatmulVariant::R4x8 => "reg4x8",
+            MatmulVariant::R8x8 => "reg8x8",
+            MatmulVariant::Tiled => "tiled64",
+            MatmulVariant::Sg64x64 => "sg64x64",
+            MatmulVariant::Sg128x64 => "sg128x64",
+            MatmulVariant::Sg64x128 => "sg64x128",
+        }
+    }
+}
+
+/// Everything beyond the two operands.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MatmulOptions<'a> {
+    /// A is stored (K, M): compute Aᵀ·B.
+    pub trans_a: bool,
+    /// B is stored (N, K): compute A·Bᵀ.
+    pub trans_b: bool,
+    /// Added to every row before the activation; shape (N,).
+    pub bias: Option<&'a Tensor>,
+    /// Applied last.
+    pub activation: Activation,
+    /// Kernel variant (default: autotuned).
+    pub variant: MatmulVariant,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    batch: u32,
+    stride_a: u32,
+    stride_b: u32,
+    stride_c: u32,
+    slope: f32,
+}
+
+/// Resolved sizes of one product.
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a_batched: bool,
+    b_batched: bool,
+    out_3d: bool,
+}
+
+/// (batch, rows, cols) of a 2-D or 3-D operand.
+fn split(op: &str, t: &Tensor) -> Result<(Option<usize>, usize, usize)> {
+    match *t.shape() {
+        [r, c] => Ok((None, r, c)),
+        [b, r, c] => Ok((Some(b), r, c)),
+        _ => Err(Error::invalid_shape(op, format!("operands must be 2-D or 3-D, got {:?}", t.shape()))),
+    }
+}
+
+fn dims(a: &Tensor, b: &Tensor, o: &MatmulOptions) -> Result<Dims> {
+    let op = "matmul";
+    check_f32_pair(op, a, b)?;
+    let (ba, ar, ac) = split(op, a)?;
+    let (bb, br, bc) = split(op, b)?;
+    let (m, ka) = if o.trans_a { (ac, ar) } else { (ar, ac) };
+    let (kb, n) = if o.trans_b { (bc, br) } else { (br, bc) };
+    if ka != kb {
+        return Err(Error::shape(op, a.shape(), b.shape()));
+    }
+    let batch = match (ba, bb) {
+        (Some(x), Some(y)) if x != y => return Err(Error::shape(op, a.shape(), b.shape())),
+        (Some(x), _) | (None, Some(x)) => x,
+        (None, None) => 1,
+    };
+    if let Some(bias) = o.bias {
+        check_f32_pair(op, a, bias)?;
+        if bias.shape() != [n] {
+            return Err(Error::shape("matmul bias", bias.shape(), &[n]));
+        }
+    }
+    for (what, v) in [("M", m), ("N", n), ("K", ka), ("batch", batch)] {
+        as_u32(op, what, v)?;
+    }
+    // The kernels loop K/4 times per invocation; software adapters end a
+    // shader's loops after 65535 iterations, which would silently truncate.
+    let max_k = 4 * crate::ops::reduce::MAX_LOOP;
+    if a.context().adapter_info().device_type == wgpu::DeviceType::Cpu && ka > max_k {
+        return Err(Error::OverLimit {
+            what: format!("matmul inner dimension K on a software adapter ({:?} · {:?})", a.shape(), b.shape()),
+            needed: ka as u64,
+            limit_name: "software adapter loop limit (65535 iterations per invocation)",
+            limit: max_k as u64,
+        });
+    }
+    Ok(Dims { batch, m, n, k: ka, a_batched: ba.is_some(), b_batched: bb.is_some(), out_3d: ba.is_some() || bb.is_some() })
+}
+
+/// A·B. `a`: (M, K) or (batch, M, K); `b`: (K, N) or (batch, K, N); a 2-D
+/// operand is shared across the batch.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    matmul_ex(a, b, &MatmulOptions::default())
+}
+
+/// Aᵀ·B with `a` stored (K, M).
+pub fn matmul_at_b(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    matmul_ex(a, b, &MatmulOptions { trans_a: true, ..Default::default() })
+}
+
+/// A·Bᵀ with `b` stored (N, K).
+pub fn matmul_a_bt(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    matmul_ex(a, b, &MatmulOptions { trans_b: true, ..Default::default() })
+}
+
+/// The general form: transposes, bias, activation, variant.
+pub fn matmul_ex(a: &Tensor, b: &Tensor, o: &MatmulOptions) -> Result<Tensor> {
+    let d = dims(a, b, o)?;
+    let shape: Vec<usize> = if d.out_3d { vec![d.batch, d.m, d.n] } else { vec![d.m, d.n] };
+    let out = Tensor::empty(a.context(), &shape, crate::DType::F32)?;
+    matmul_into(a, b, &out, o, d)?;
+    Ok(out)
+}
+
+fn vec4_ok(d: &Dims) -> bool {
+    d.m % 4 == 0 && d.n % 4 == 0 && d.k % 4 == 0 && d.k > 0
+}
+
+fn matmul_into(a: &Tensor, b: &Tensor, out: &Tensor, o: &MatmulOptions, d: Dims) -> Result<()> {
+    let ctx = a.context();
+    if d.m * d.n * d.batch == 0 {
+        return Ok(());
+    }
+    let variant = if !vec4_ok(&d) {
+        MatmulVariant::Scalar
+    } else if o.variant == MatmulVariant::Auto {
+        choose_variant(a, b, out, o, d)?
+    } else {
+        o.variant
+    };
+    record(ctx, a, b, out, o, d, variant)
+}
+
+fn record(ctx: &Context, a: &Tensor, b: &Tensor, out: &Tensor, o: &MatmulOptions, d: Dims, v: MatmulVariant) -> Result<()> {
+    let v = if !vec4_ok(&d) {
+        MatmulVariant::Scalar
+    } else if v.available(ctx) {
+        v
+    } else {
+        default_variant(ctx)
+    };
+    let (entry, tm, tn, wg) = v.layout();
+    let sg = v.uses_subgroups();
+    let (kernel, unit) = match v {
+        MatmulVariant::Scalar => ("matmul_scalar", 1),
+        _ if sg => ("matmul_subgroup", 4),
+        _ => ("matmul", 4),
+    };
+    let (act, slope) = o.activation.code();
+    let params = Params {
+        m: d.m as u32,
+        n: d.n as u32,
+        k: d.k as u32,
+        batch: d.batch as u32,
+        stride_a: if d.a_batched { as_u32("matmul", "A batch stride", d.m * d.k / unit)? } else { 0 },
+        stride_b: if d.b_batched { as_u32("matmul", "B batch stride", d.k * d.n / unit)? } else { 0 },
+        stride_c: as_u32("matmul", "C batch stride", d.m * d.n / unit)?,
+        slope,
+    };
+    let (gx, gy) = if sg {
+        (d.n.div_ceil(tn as usize), d.m.div_ceil(tm as usize))
+    } else if v == MatmulVariant::Tiled {
+        (d.n.div_ceil(64), d.m.div_ceil(64))
+    } else {
+        (d.n.div_ceil((tn * wg) as usize), d.m.div_ceil((tm * wg) as usize))
+    };
+    let b2 = |x: bool| if x { 1.0 } else { 0.0 };
+    let mut constants = vec![
+        ("TRANS_A", b2(o.trans_a)),
+        ("TRANS_B", b2(o.trans_b)),
+        ("HAS_BIAS", b2(o.bias.is_some())),
+        ("ACT", act),
+    ];
+    if kernel == "matmul" && v != MatmulVariant::Tiled {
+        constants.push(("WG_X", wg as f64));
+        constants.push(("WG_Y", wg as f64));
+    }
+    // The bias binding is statically used, so something must be bound even
+    // when the specialisation never reads it; A is read-only, so it may alias.
+    let bias = o.bias.unwrap_or(a);
+    ctx.dispatch(
+        kernel,
+        entry,
+        &constants,
+        bytemuck::bytes_of(&params),
+        &[a.binding(1), b.binding(2), out.binding(3), bias.binding(4)],
+        [as_u32("matmul", "workgroups x", gx)?, as_u32("matmul", "workgroups y", gy)?, d.batch as u32],
+    )
+}
+
+/// Rounds each size up to a power of two: shapes in one class share a choice.
+fn tune_key(ctx: &Context, o: &MatmulOptions, d: &Dims) -> String {
+    let p = |x: usize| x.next_power_of_two();
+    format!(
+        "matmul/{}/{}{}{}/{}x{}x{}x{}",
+        ctx.adapter_info().name,
+        o.trans_a as u8,
+        o.trans_b as u8,
+        o.bias.is_some() as u8,
+        p(d.batch),
+        p(d.m),
+        p(d.n),
+        p(d.k)
+    )
+}
+
+/// Below this many multiply-adds the choice is not worth timing.
+const TUNE_MIN_FLOPS: usize = 64 * 64 * 64;
+
+fn default_variant(ctx: &Context) -> MatmulVariant {
+    match ctx.adapter_info().device_type {
+        wgpu::DeviceType::Cpu if MatmulVariant::Sg128x64.available(ctx) => MatmulVariant::Sg128x64,
+        wgpu::DeviceType::Cpu => MatmulVariant::R8x8,
+        _ => MatmulVariant::Tiled,
+    }
+}
+
+/// The candidates autotune times on this context (cached choices index it).
+fn tuned_variants(ctx: &Context) -> Vec<MatmulVariant> {
+    MatmulVariant::TUNED.iter().copied().filter(|v| v.available(ctx)).collect()
+}
+
+fn autotune_enabled() -> bool {
+    std::env::var("KAIRO_AUTOTUNE").map(|v| v != "0").unwrap_or(true)
+}
+
+/// The cached choice for this shape class, or a timing of every vec4
+/// variant on these very operands (output written to `out`, which the
+/// real dispatch then overwrites). Tuning submits pending work first.
+fn choose_variant(a: &Tensor, b: &Tensor, out: &Tensor, o: &MatmulOptions, d: Dims) -> Result<MatmulVariant> {
+    let ctx = a.context();
+    if d.batch * d.m * d.n * d.k < TUNE_MIN_FLOPS || !autotune_enabled() {
+        return Ok(default_variant(ctx));
+    }
+    let key = tune_key(ctx, o, &d);
+    let candidates = tuned_variants(ctx);
+    if let Some(i) = ctx.tuned(&key) {
+        return Ok(candidates[i]);
+    }
+    ctx.sync()?;
+    let mut best = (f64::INFINITY, 0usize);
+    for (i, &v) in candidates.iter().enumerate() {
+        record(ctx, a, b, out, o, d, v)?; // warm-up, compiles the pipeline
+        ctx.sync()?;
+        let mut t = f64::INFINITY;
+        for _ in 0..2 {
+            let start = Instant::now();
+            record(ctx, a, b, out, o, d, v)?;
+            ctx.sync()?;
+            t = t.min(start.elapsed().as_secs_f64());
+        }
+        log::debug!("autotune {key}: {} {:.3} ms", v.name(), t * 1e3);
+        if t < best.0 {
+            best = (t, i);
+        }
+    }
+    log::info!("autotune {key}: chose {}", candidates[best.1].name());
+    ctx.set_tuned(&key, best.1);
+    Ok(candidates[best.1])
+}
+
+/// The variant `Auto` resolves to for these operands (autotuning if needed).
+pub fn chosen_variant(ctx: &Context, a: &Tensor, b: &Tensor, o: &MatmulOptions) -> Result<MatmulVariant> {
+    let d = dims(a, b, o)?;
+    if !vec4_ok(&d) {
+        return Ok(MatmulVariant::Scalar);
+    }
+    if o.variant != MatmulVariant::Auto {
+        return Ok(if o.variant.available(ctx) { o.variant } else { default_variant(ctx) });
+    }
+    if d.batch * d.m * d.n * d.k < TUNE_MIN_FLOPS || !autotune_enabled() {
+        return Ok(default_variant(ctx));
+    }
+    match ctx.tuned(&tune_key(ctx, o, &d)) {
+        Some(i) => Ok(tuned_variants(ctx)[i]),
+        None => {
+            let shape: Vec<usize> = if d.out_3d { vec![d.batch, d.m, d.n] } else { vec![d.m, d.n] };
+            let out = Tensor::empty(ctx, &shape, crate::DType::F32)?;
+            choose_variant(a, b, &out, o, d)
+        }
+    }
+}
