@@ -1,0 +1,259 @@
+//! Kernel benchmarks, shared by `kairo bench` and `cargo bench`.
+//! Each result is the median of `reps` runs after a warm-up, timed with GPU
+//! timestamps where the adapter has them and wall time otherwise.
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::ops::{self, MatmulOptions, MatmulVariant};
+use crate::{Context, Tensor};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// Square matmul sizes; `None`: 256, 512, 1024, plus 2048 and 4096 on real GPUs.
+    pub sizes: Option<Vec<usize>>,
+    /// Timed repetitions per entry (after one warm-up).
+    pub reps: usize,
+    /// Also time every matmul kernel variant, not only the autotuned choice.
+    pub variants: bool,
+    /// Dispatches in the overhead measurement.
+    pub dispatches: usize,
+    /// Which groups to run: "matmul", "dispatch" (empty: all).
+    pub only: Vec<String>,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig { sizes: None, reps: 10, variants: false, dispatches: 1000, only: Vec::new() }
+    }
+}
+
+/// The adapter a report came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct AdapterReport {
+    pub name: String,
+    pub backend: String,
+    #[serde(rename = "type")]
+    pub device_type: String,
+    pub driver: String,
+}
+
+/// One measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    /// `matmul`, `matmul_at_b`, `matmul_a_bt`, `dispatch_one_pass`, ...
+    pub name: String,
+    /// Kernel variant, where one applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// Problem sizes (m, n, k; or dispatches).
+    pub sizes: serde_json::Map<String, serde_json::Value>,
+    /// Median milliseconds (per dispatch for dispatch entries: see `us_per_dispatch`).
+    pub ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gflops: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub us_per_dispatch: Option<f64>,
+    /// `gpu_timestamps` or `wall`.
+    pub timer: String,
+}
+
+/// A whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub adapter: AdapterReport,
+    pub results: Vec<BenchResult>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn random(ctx: &Context, shape: &[usize], seed: u64) -> Result<Tensor> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let n: usize = shape.iter().product();
+    let data: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    Tensor::from_slice(ctx, &data, shape)
+}
+
+/// Times `work` `reps` times after one warm-up; median ms and which timer.
+pub fn time_median(ctx: &Context, reps: usize, mut work: impl FnMut() -> Result<()>) -> Result<(f64, &'static str)> {
+    ctx.timed(&mut work)?;
+    let mut gpu = Vec::new();
+    let mut wall = Vec::new();
+    for _ in 0..reps.max(1) {
+        let t = ctx.timed(&mut work)?;
+        if let Some(g) = t.gpu_ms {
+            gpu.push(g);
+        }
+        wall.push(t.wall_ms);
+    }
+    if gpu.len() == wall.len() {
+        Ok((median(gpu), "gpu_timestamps"))
+    } else {
+        Ok((median(wall), "wall"))
+    }
+}
+
+fn is_real_gpu(ctx: &Context) -> bool {
+    !matches!(ctx.adapter_info().device_type, wgpu::DeviceType::Cpu | wgpu::DeviceType::Other)
+}
+
+fn sizes_map(pairs: &[(&str, usize)]) -> serde_json::Map<String, serde_json::Value> {
+    pairs.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect()
+}
+
+/// Matmul entries: the three transpose forms at each size, autotuned (and
+/// every variant with `variants`).
+pub fn bench_matmul(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+    let sizes = cfg.sizes.clone().unwrap_or_else(|| {
+        if is_real_gpu(ctx) {
+            vec![256, 512, 1024, 2048, 4096]
+        } else {
+            vec![256, 512, 1024]
+        }
+    });
+    let mut out = Vec::new();
+    for &s in &sizes {
+        let a = random(ctx, &[s, s], 1)?;
+        let b = random(ctx, &[s, s], 2)?;
+        for (name, ta, tb) in [("matmul", false, false), ("matmul_at_b", true, false), ("matmul_a_bt", false, true)] {
+            let mut variants = vec![MatmulVariant::Auto];
+            if cfg.variants {
+                variants.extend(MatmulVariant::ALL);
+            }
+            for v in variants {
+                let o = MatmulOptions { trans_a: ta, trans_b: tb, variant: v, ..Default::default() };
+                // First call outside the timing: autotune and pipeline compilation.
+                ops::matmul_ex(&a, &b, &o)?;
+                ctx.sync()?;
+                let (ms, timer) = time_median(ctx, cfg.reps, || ops::matmul_ex(&a, &b, &o).map(drop))?;
+                let flops = 2.0 * (s as f64).powi(3);
+                let variant = if v == MatmulVariant::Auto {
+                    let key_variant = chosen_variant(ctx, &a, &b, &o)?;
+                    format!("auto:{}", key_variant.name())
+                } else {
+                    v.name().to_string()
+                };
+                let r = BenchResult {
+                    name: name.to_string(),
+                    variant: Some(variant),
+                    sizes: sizes_map(&[("m", s), ("n", s), ("k", s)]),
+                    ms,
+                    gflops: Some(flops / (ms * 1e-3) / 1e9),
+                    us_per_dispatch: None,
+                    timer: timer.to_string(),
+                };
+                report(&r);
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn chosen_variant(ctx: &Context, a: &Tensor, b: &Tensor, o: &MatmulOptions) -> Result<MatmulVariant> {
+    ops::matmul::chosen_variant(ctx, a, b, o)
+}
+
+/// Dispatch overhead: `n` tiny dependent dispatches in one pass, with one
+/// submit each, and with submit-and-wait each. Wall time (the point is the
+/// host and driver cost, which GPU timestamps would not see).
+pub fn bench_dispatch(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+    let n = cfg.dispatches.max(1);
+    let x = Tensor::zeros(ctx, &[64])?;
+    let bump = || ctx.dispatch("bench", "bump", &[], &[], &[x.binding(1)], [1, 1, 1]);
+    bump()?;
+    ctx.sync()?;
+    let mut out = Vec::new();
+    let modes: [(&str, &dyn Fn() -> Result<()>); 3] = [
+        ("dispatch_one_pass", &|| {
+            for _ in 0..n {
+                bump()?;
+            }
+            ctx.sync()
+        }),
+        ("dispatch_submit_each", &|| {
+            for _ in 0..n {
+                bump()?;
+                ctx.submit()?;
+            }
+            ctx.wait()
+        }),
+        ("dispatch_submit_wait_each", &|| {
+            for _ in 0..n {
+                bump()?;
+                ctx.sync()?;
+            }
+            Ok(())
+        }),
+    ];
+    let reps = (cfg.reps / 3).max(3);
+    for (name, run) in modes {
+        let mut times = Vec::new();
+        run()?;
+        for _ in 0..reps {
+            let start = Instant::now();
+            run()?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        let ms = median(times);
+        let r = BenchResult {
+            name: name.to_string(),
+            variant: None,
+            sizes: sizes_map(&[("dispatches", n)]),
+            ms,
+            gflops: None,
+            us_per_dispatch: Some(ms * 1e3 / n as f64),
+            timer: "wall".to_string(),
+        };
+        report(&r);
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// Runs the selected groups and returns the report.
+pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<BenchReport> {
+    let info = ctx.adapter_info();
+    let wants = |g: &str| cfg.only.is_empty() || cfg.only.iter().any(|o| o == g);
+    let mut results = Vec::new();
+    if wants("matmul") {
+        results.extend(bench_matmul(ctx, cfg, &mut report)?);
+    }
+    if wants("dispatch") {
+        results.extend(bench_dispatch(ctx, cfg, &mut report)?);
+    }
+    Ok(BenchReport {
+        adapter: AdapterReport {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+        },
+        results,
+    })
+}
+
+/// One line per result, as `kairo bench` prints it.
+pub fn format_result(r: &BenchResult) -> String {
+    let sizes: Vec<String> = r.sizes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut line = format!("{:<28} {:<16} {:<26}", r.name, r.variant.as_deref().unwrap_or(""), sizes.join(" "));
+    if let Some(g) = r.gflops {
+        line.push_str(&format!(" {:>10.3} ms {:>9.2} GFLOP/s", r.ms, g));
+    } else if let Some(us) = r.us_per_dispatch {
+        line.push_str(&format!(" {:>10.3} ms {:>9.2} µs/dispatch", r.ms, us));
+    }
+    line.push_str(&format!("  [{}]", r.timer));
+    line
+}
