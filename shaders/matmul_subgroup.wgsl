@@ -22,7 +22,10 @@
 // the one of matmul.wgsl: acc += load_b(...) * a_rows(...).
 //
 // The entry points are written out unrolled because subgroupBroadcast
-// takes a constant lane index.
+// takes a constant lane index. This file stands apart from matmul.wgsl
+// because a module that uses subgroup builtins does not compile where the
+// feature is missing (GL); WGSL has no include, so load_b, activate and
+// store repeat matmul.wgsl's.
 
 struct Params {
     m: u32,          // rows of C
