@@ -11,6 +11,12 @@
 // subgroupBroadcast (a register shuffle); B needs no exchange because each
 // lane owns its own columns. A 64x64 tile costs 64 loaded components per
 // 2048 multiply-adds per lane, 4x fewer than a 16x16 per-invocation tile.
+// In general a TMxTN tile loads (TM + TN) / 2 components per lane per
+// k-chunk for TM*TN/2 multiply-adds, so bigger tiles load less per FLOP
+// but hold TM*TN/8 accumulators per lane (spilled to the stack, 32 bytes
+// each on llvmpipe). 128x96 (48 KiB of accumulators) measured fastest at
+// 1024^3; 128x128 and 256x64 lose to their spills, 96x96 and 96x128 did
+// not beat it. TN must be a multiple of 32 (4-col blocks per lane), TM of 8.
 //
 // Per k-chunk kc (4 k's) the A block of the tile is TM rows x 4 k's, held
 // as TM/8 vec4 "slots" per lane. Slot j of lane l holds:
@@ -434,4 +440,163 @@ fn mm_sg64x128(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocati
     store(oc, m0 + 52u, n0 + 0u, c13_0); store(oc, m0 + 52u, n0 + 4u, c13_1); store(oc, m0 + 52u, n0 + 8u, c13_2); store(oc, m0 + 52u, n0 + 12u, c13_3);
     store(oc, m0 + 56u, n0 + 0u, c14_0); store(oc, m0 + 56u, n0 + 4u, c14_1); store(oc, m0 + 56u, n0 + 8u, c14_2); store(oc, m0 + 56u, n0 + 12u, c14_3);
     store(oc, m0 + 60u, n0 + 0u, c15_0); store(oc, m0 + 60u, n0 + 4u, c15_1); store(oc, m0 + 60u, n0 + 8u, c15_2); store(oc, m0 + 60u, n0 + 12u, c15_3);
+}
+
+// 128x96 tile per subgroup: lane l owns rows m0..m0+128, cols n0+12l..n0+12l+12.
+@compute @workgroup_size(8, 1, 1)
+fn mm_sg128x96(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    let m0 = wid.y * 128u;
+    let n0 = wid.x * 96u + lane * 12u;
+    let oa = wid.z * p.stride_a;
+    let ob = wid.z * p.stride_b;
+    var c0_0 = mat4x4<f32>(); var c0_1 = mat4x4<f32>(); var c0_2 = mat4x4<f32>();
+    var c1_0 = mat4x4<f32>(); var c1_1 = mat4x4<f32>(); var c1_2 = mat4x4<f32>();
+    var c2_0 = mat4x4<f32>(); var c2_1 = mat4x4<f32>(); var c2_2 = mat4x4<f32>();
+    var c3_0 = mat4x4<f32>(); var c3_1 = mat4x4<f32>(); var c3_2 = mat4x4<f32>();
+    var c4_0 = mat4x4<f32>(); var c4_1 = mat4x4<f32>(); var c4_2 = mat4x4<f32>();
+    var c5_0 = mat4x4<f32>(); var c5_1 = mat4x4<f32>(); var c5_2 = mat4x4<f32>();
+    var c6_0 = mat4x4<f32>(); var c6_1 = mat4x4<f32>(); var c6_2 = mat4x4<f32>();
+    var c7_0 = mat4x4<f32>(); var c7_1 = mat4x4<f32>(); var c7_2 = mat4x4<f32>();
+    var c8_0 = mat4x4<f32>(); var c8_1 = mat4x4<f32>(); var c8_2 = mat4x4<f32>();
+    var c9_0 = mat4x4<f32>(); var c9_1 = mat4x4<f32>(); var c9_2 = mat4x4<f32>();
+    var c10_0 = mat4x4<f32>(); var c10_1 = mat4x4<f32>(); var c10_2 = mat4x4<f32>();
+    var c11_0 = mat4x4<f32>(); var c11_1 = mat4x4<f32>(); var c11_2 = mat4x4<f32>();
+    var c12_0 = mat4x4<f32>(); var c12_1 = mat4x4<f32>(); var c12_2 = mat4x4<f32>();
+    var c13_0 = mat4x4<f32>(); var c13_1 = mat4x4<f32>(); var c13_2 = mat4x4<f32>();
+    var c14_0 = mat4x4<f32>(); var c14_1 = mat4x4<f32>(); var c14_2 = mat4x4<f32>();
+    var c15_0 = mat4x4<f32>(); var c15_1 = mat4x4<f32>(); var c15_2 = mat4x4<f32>();
+    var c16_0 = mat4x4<f32>(); var c16_1 = mat4x4<f32>(); var c16_2 = mat4x4<f32>();
+    var c17_0 = mat4x4<f32>(); var c17_1 = mat4x4<f32>(); var c17_2 = mat4x4<f32>();
+    var c18_0 = mat4x4<f32>(); var c18_1 = mat4x4<f32>(); var c18_2 = mat4x4<f32>();
+    var c19_0 = mat4x4<f32>(); var c19_1 = mat4x4<f32>(); var c19_2 = mat4x4<f32>();
+    var c20_0 = mat4x4<f32>(); var c20_1 = mat4x4<f32>(); var c20_2 = mat4x4<f32>();
+    var c21_0 = mat4x4<f32>(); var c21_1 = mat4x4<f32>(); var c21_2 = mat4x4<f32>();
+    var c22_0 = mat4x4<f32>(); var c22_1 = mat4x4<f32>(); var c22_2 = mat4x4<f32>();
+    var c23_0 = mat4x4<f32>(); var c23_1 = mat4x4<f32>(); var c23_2 = mat4x4<f32>();
+    var c24_0 = mat4x4<f32>(); var c24_1 = mat4x4<f32>(); var c24_2 = mat4x4<f32>();
+    var c25_0 = mat4x4<f32>(); var c25_1 = mat4x4<f32>(); var c25_2 = mat4x4<f32>();
+    var c26_0 = mat4x4<f32>(); var c26_1 = mat4x4<f32>(); var c26_2 = mat4x4<f32>();
+    var c27_0 = mat4x4<f32>(); var c27_1 = mat4x4<f32>(); var c27_2 = mat4x4<f32>();
+    var c28_0 = mat4x4<f32>(); var c28_1 = mat4x4<f32>(); var c28_2 = mat4x4<f32>();
+    var c29_0 = mat4x4<f32>(); var c29_1 = mat4x4<f32>(); var c29_2 = mat4x4<f32>();
+    var c30_0 = mat4x4<f32>(); var c30_1 = mat4x4<f32>(); var c30_2 = mat4x4<f32>();
+    var c31_0 = mat4x4<f32>(); var c31_1 = mat4x4<f32>(); var c31_2 = mat4x4<f32>();
+    for (var kc = 0u; kc < p.k / 4u; kc++) {
+        let s0 = load_a_slot(oa, m0, kc, 0u, lane);
+        let s1 = load_a_slot(oa, m0, kc, 1u, lane);
+        let s2 = load_a_slot(oa, m0, kc, 2u, lane);
+        let s3 = load_a_slot(oa, m0, kc, 3u, lane);
+        let s4 = load_a_slot(oa, m0, kc, 4u, lane);
+        let s5 = load_a_slot(oa, m0, kc, 5u, lane);
+        let s6 = load_a_slot(oa, m0, kc, 6u, lane);
+        let s7 = load_a_slot(oa, m0, kc, 7u, lane);
+        let s8 = load_a_slot(oa, m0, kc, 8u, lane);
+        let s9 = load_a_slot(oa, m0, kc, 9u, lane);
+        let s10 = load_a_slot(oa, m0, kc, 10u, lane);
+        let s11 = load_a_slot(oa, m0, kc, 11u, lane);
+        let s12 = load_a_slot(oa, m0, kc, 12u, lane);
+        let s13 = load_a_slot(oa, m0, kc, 13u, lane);
+        let s14 = load_a_slot(oa, m0, kc, 14u, lane);
+        let s15 = load_a_slot(oa, m0, kc, 15u, lane);
+        let b0 = load_b(ob, kc, n0 + 0u);
+        let b1 = load_b(ob, kc, n0 + 4u);
+        let b2 = load_b(ob, kc, n0 + 8u);
+        let a0 = a_rows(subgroupBroadcast(s0, 0u), subgroupBroadcast(s0, 1u), subgroupBroadcast(s0, 2u), subgroupBroadcast(s0, 3u));
+        c0_0 += b0 * a0; c0_1 += b1 * a0; c0_2 += b2 * a0;
+        let a1 = a_rows(subgroupBroadcast(s0, 4u), subgroupBroadcast(s0, 5u), subgroupBroadcast(s0, 6u), subgroupBroadcast(s0, 7u));
+        c1_0 += b0 * a1; c1_1 += b1 * a1; c1_2 += b2 * a1;
+        let a2 = a_rows(subgroupBroadcast(s1, 0u), subgroupBroadcast(s1, 1u), subgroupBroadcast(s1, 2u), subgroupBroadcast(s1, 3u));
+        c2_0 += b0 * a2; c2_1 += b1 * a2; c2_2 += b2 * a2;
+        let a3 = a_rows(subgroupBroadcast(s1, 4u), subgroupBroadcast(s1, 5u), subgroupBroadcast(s1, 6u), subgroupBroadcast(s1, 7u));
+        c3_0 += b0 * a3; c3_1 += b1 * a3; c3_2 += b2 * a3;
+        let a4 = a_rows(subgroupBroadcast(s2, 0u), subgroupBroadcast(s2, 1u), subgroupBroadcast(s2, 2u), subgroupBroadcast(s2, 3u));
+        c4_0 += b0 * a4; c4_1 += b1 * a4; c4_2 += b2 * a4;
+        let a5 = a_rows(subgroupBroadcast(s2, 4u), subgroupBroadcast(s2, 5u), subgroupBroadcast(s2, 6u), subgroupBroadcast(s2, 7u));
+        c5_0 += b0 * a5; c5_1 += b1 * a5; c5_2 += b2 * a5;
+        let a6 = a_rows(subgroupBroadcast(s3, 0u), subgroupBroadcast(s3, 1u), subgroupBroadcast(s3, 2u), subgroupBroadcast(s3, 3u));
+        c6_0 += b0 * a6; c6_1 += b1 * a6; c6_2 += b2 * a6;
+        let a7 = a_rows(subgroupBroadcast(s3, 4u), subgroupBroadcast(s3, 5u), subgroupBroadcast(s3, 6u), subgroupBroadcast(s3, 7u));
+        c7_0 += b0 * a7; c7_1 += b1 * a7; c7_2 += b2 * a7;
+        let a8 = a_rows(subgroupBroadcast(s4, 0u), subgroupBroadcast(s4, 1u), subgroupBroadcast(s4, 2u), subgroupBroadcast(s4, 3u));
+        c8_0 += b0 * a8; c8_1 += b1 * a8; c8_2 += b2 * a8;
+        let a9 = a_rows(subgroupBroadcast(s4, 4u), subgroupBroadcast(s4, 5u), subgroupBroadcast(s4, 6u), subgroupBroadcast(s4, 7u));
+        c9_0 += b0 * a9; c9_1 += b1 * a9; c9_2 += b2 * a9;
+        let a10 = a_rows(subgroupBroadcast(s5, 0u), subgroupBroadcast(s5, 1u), subgroupBroadcast(s5, 2u), subgroupBroadcast(s5, 3u));
+        c10_0 += b0 * a10; c10_1 += b1 * a10; c10_2 += b2 * a10;
+        let a11 = a_rows(subgroupBroadcast(s5, 4u), subgroupBroadcast(s5, 5u), subgroupBroadcast(s5, 6u), subgroupBroadcast(s5, 7u));
+        c11_0 += b0 * a11; c11_1 += b1 * a11; c11_2 += b2 * a11;
+        let a12 = a_rows(subgroupBroadcast(s6, 0u), subgroupBroadcast(s6, 1u), subgroupBroadcast(s6, 2u), subgroupBroadcast(s6, 3u));
+        c12_0 += b0 * a12; c12_1 += b1 * a12; c12_2 += b2 * a12;
+        let a13 = a_rows(subgroupBroadcast(s6, 4u), subgroupBroadcast(s6, 5u), subgroupBroadcast(s6, 6u), subgroupBroadcast(s6, 7u));
+        c13_0 += b0 * a13; c13_1 += b1 * a13; c13_2 += b2 * a13;
+        let a14 = a_rows(subgroupBroadcast(s7, 0u), subgroupBroadcast(s7, 1u), subgroupBroadcast(s7, 2u), subgroupBroadcast(s7, 3u));
+        c14_0 += b0 * a14; c14_1 += b1 * a14; c14_2 += b2 * a14;
+        let a15 = a_rows(subgroupBroadcast(s7, 4u), subgroupBroadcast(s7, 5u), subgroupBroadcast(s7, 6u), subgroupBroadcast(s7, 7u));
+        c15_0 += b0 * a15; c15_1 += b1 * a15; c15_2 += b2 * a15;
+        let a16 = a_rows(subgroupBroadcast(s8, 0u), subgroupBroadcast(s8, 1u), subgroupBroadcast(s8, 2u), subgroupBroadcast(s8, 3u));
+        c16_0 += b0 * a16; c16_1 += b1 * a16; c16_2 += b2 * a16;
+        let a17 = a_rows(subgroupBroadcast(s8, 4u), subgroupBroadcast(s8, 5u), subgroupBroadcast(s8, 6u), subgroupBroadcast(s8, 7u));
+        c17_0 += b0 * a17; c17_1 += b1 * a17; c17_2 += b2 * a17;
+        let a18 = a_rows(subgroupBroadcast(s9, 0u), subgroupBroadcast(s9, 1u), subgroupBroadcast(s9, 2u), subgroupBroadcast(s9, 3u));
+        c18_0 += b0 * a18; c18_1 += b1 * a18; c18_2 += b2 * a18;
+        let a19 = a_rows(subgroupBroadcast(s9, 4u), subgroupBroadcast(s9, 5u), subgroupBroadcast(s9, 6u), subgroupBroadcast(s9, 7u));
+        c19_0 += b0 * a19; c19_1 += b1 * a19; c19_2 += b2 * a19;
+        let a20 = a_rows(subgroupBroadcast(s10, 0u), subgroupBroadcast(s10, 1u), subgroupBroadcast(s10, 2u), subgroupBroadcast(s10, 3u));
+        c20_0 += b0 * a20; c20_1 += b1 * a20; c20_2 += b2 * a20;
+        let a21 = a_rows(subgroupBroadcast(s10, 4u), subgroupBroadcast(s10, 5u), subgroupBroadcast(s10, 6u), subgroupBroadcast(s10, 7u));
+        c21_0 += b0 * a21; c21_1 += b1 * a21; c21_2 += b2 * a21;
+        let a22 = a_rows(subgroupBroadcast(s11, 0u), subgroupBroadcast(s11, 1u), subgroupBroadcast(s11, 2u), subgroupBroadcast(s11, 3u));
+        c22_0 += b0 * a22; c22_1 += b1 * a22; c22_2 += b2 * a22;
+        let a23 = a_rows(subgroupBroadcast(s11, 4u), subgroupBroadcast(s11, 5u), subgroupBroadcast(s11, 6u), subgroupBroadcast(s11, 7u));
+        c23_0 += b0 * a23; c23_1 += b1 * a23; c23_2 += b2 * a23;
+        let a24 = a_rows(subgroupBroadcast(s12, 0u), subgroupBroadcast(s12, 1u), subgroupBroadcast(s12, 2u), subgroupBroadcast(s12, 3u));
+        c24_0 += b0 * a24; c24_1 += b1 * a24; c24_2 += b2 * a24;
+        let a25 = a_rows(subgroupBroadcast(s12, 4u), subgroupBroadcast(s12, 5u), subgroupBroadcast(s12, 6u), subgroupBroadcast(s12, 7u));
+        c25_0 += b0 * a25; c25_1 += b1 * a25; c25_2 += b2 * a25;
+        let a26 = a_rows(subgroupBroadcast(s13, 0u), subgroupBroadcast(s13, 1u), subgroupBroadcast(s13, 2u), subgroupBroadcast(s13, 3u));
+        c26_0 += b0 * a26; c26_1 += b1 * a26; c26_2 += b2 * a26;
+        let a27 = a_rows(subgroupBroadcast(s13, 4u), subgroupBroadcast(s13, 5u), subgroupBroadcast(s13, 6u), subgroupBroadcast(s13, 7u));
+        c27_0 += b0 * a27; c27_1 += b1 * a27; c27_2 += b2 * a27;
+        let a28 = a_rows(subgroupBroadcast(s14, 0u), subgroupBroadcast(s14, 1u), subgroupBroadcast(s14, 2u), subgroupBroadcast(s14, 3u));
+        c28_0 += b0 * a28; c28_1 += b1 * a28; c28_2 += b2 * a28;
+        let a29 = a_rows(subgroupBroadcast(s14, 4u), subgroupBroadcast(s14, 5u), subgroupBroadcast(s14, 6u), subgroupBroadcast(s14, 7u));
+        c29_0 += b0 * a29; c29_1 += b1 * a29; c29_2 += b2 * a29;
+        let a30 = a_rows(subgroupBroadcast(s15, 0u), subgroupBroadcast(s15, 1u), subgroupBroadcast(s15, 2u), subgroupBroadcast(s15, 3u));
+        c30_0 += b0 * a30; c30_1 += b1 * a30; c30_2 += b2 * a30;
+        let a31 = a_rows(subgroupBroadcast(s15, 4u), subgroupBroadcast(s15, 5u), subgroupBroadcast(s15, 6u), subgroupBroadcast(s15, 7u));
+        c31_0 += b0 * a31; c31_1 += b1 * a31; c31_2 += b2 * a31;
+    }
+    let oc = wid.z * p.stride_c;
+    store(oc, m0 + 0u, n0 + 0u, c0_0); store(oc, m0 + 0u, n0 + 4u, c0_1); store(oc, m0 + 0u, n0 + 8u, c0_2);
+    store(oc, m0 + 4u, n0 + 0u, c1_0); store(oc, m0 + 4u, n0 + 4u, c1_1); store(oc, m0 + 4u, n0 + 8u, c1_2);
+    store(oc, m0 + 8u, n0 + 0u, c2_0); store(oc, m0 + 8u, n0 + 4u, c2_1); store(oc, m0 + 8u, n0 + 8u, c2_2);
+    store(oc, m0 + 12u, n0 + 0u, c3_0); store(oc, m0 + 12u, n0 + 4u, c3_1); store(oc, m0 + 12u, n0 + 8u, c3_2);
+    store(oc, m0 + 16u, n0 + 0u, c4_0); store(oc, m0 + 16u, n0 + 4u, c4_1); store(oc, m0 + 16u, n0 + 8u, c4_2);
+    store(oc, m0 + 20u, n0 + 0u, c5_0); store(oc, m0 + 20u, n0 + 4u, c5_1); store(oc, m0 + 20u, n0 + 8u, c5_2);
+    store(oc, m0 + 24u, n0 + 0u, c6_0); store(oc, m0 + 24u, n0 + 4u, c6_1); store(oc, m0 + 24u, n0 + 8u, c6_2);
+    store(oc, m0 + 28u, n0 + 0u, c7_0); store(oc, m0 + 28u, n0 + 4u, c7_1); store(oc, m0 + 28u, n0 + 8u, c7_2);
+    store(oc, m0 + 32u, n0 + 0u, c8_0); store(oc, m0 + 32u, n0 + 4u, c8_1); store(oc, m0 + 32u, n0 + 8u, c8_2);
+    store(oc, m0 + 36u, n0 + 0u, c9_0); store(oc, m0 + 36u, n0 + 4u, c9_1); store(oc, m0 + 36u, n0 + 8u, c9_2);
+    store(oc, m0 + 40u, n0 + 0u, c10_0); store(oc, m0 + 40u, n0 + 4u, c10_1); store(oc, m0 + 40u, n0 + 8u, c10_2);
+    store(oc, m0 + 44u, n0 + 0u, c11_0); store(oc, m0 + 44u, n0 + 4u, c11_1); store(oc, m0 + 44u, n0 + 8u, c11_2);
+    store(oc, m0 + 48u, n0 + 0u, c12_0); store(oc, m0 + 48u, n0 + 4u, c12_1); store(oc, m0 + 48u, n0 + 8u, c12_2);
+    store(oc, m0 + 52u, n0 + 0u, c13_0); store(oc, m0 + 52u, n0 + 4u, c13_1); store(oc, m0 + 52u, n0 + 8u, c13_2);
+    store(oc, m0 + 56u, n0 + 0u, c14_0); store(oc, m0 + 56u, n0 + 4u, c14_1); store(oc, m0 + 56u, n0 + 8u, c14_2);
+    store(oc, m0 + 60u, n0 + 0u, c15_0); store(oc, m0 + 60u, n0 + 4u, c15_1); store(oc, m0 + 60u, n0 + 8u, c15_2);
+    store(oc, m0 + 64u, n0 + 0u, c16_0); store(oc, m0 + 64u, n0 + 4u, c16_1); store(oc, m0 + 64u, n0 + 8u, c16_2);
+    store(oc, m0 + 68u, n0 + 0u, c17_0); store(oc, m0 + 68u, n0 + 4u, c17_1); store(oc, m0 + 68u, n0 + 8u, c17_2);
+    store(oc, m0 + 72u, n0 + 0u, c18_0); store(oc, m0 + 72u, n0 + 4u, c18_1); store(oc, m0 + 72u, n0 + 8u, c18_2);
+    store(oc, m0 + 76u, n0 + 0u, c19_0); store(oc, m0 + 76u, n0 + 4u, c19_1); store(oc, m0 + 76u, n0 + 8u, c19_2);
+    store(oc, m0 + 80u, n0 + 0u, c20_0); store(oc, m0 + 80u, n0 + 4u, c20_1); store(oc, m0 + 80u, n0 + 8u, c20_2);
+    store(oc, m0 + 84u, n0 + 0u, c21_0); store(oc, m0 + 84u, n0 + 4u, c21_1); store(oc, m0 + 84u, n0 + 8u, c21_2);
+    store(oc, m0 + 88u, n0 + 0u, c22_0); store(oc, m0 + 88u, n0 + 4u, c22_1); store(oc, m0 + 88u, n0 + 8u, c22_2);
+    store(oc, m0 + 92u, n0 + 0u, c23_0); store(oc, m0 + 92u, n0 + 4u, c23_1); store(oc, m0 + 92u, n0 + 8u, c23_2);
+    store(oc, m0 + 96u, n0 + 0u, c24_0); store(oc, m0 + 96u, n0 + 4u, c24_1); store(oc, m0 + 96u, n0 + 8u, c24_2);
+    store(oc, m0 + 100u, n0 + 0u, c25_0); store(oc, m0 + 100u, n0 + 4u, c25_1); store(oc, m0 + 100u, n0 + 8u, c25_2);
+    store(oc, m0 + 104u, n0 + 0u, c26_0); store(oc, m0 + 104u, n0 + 4u, c26_1); store(oc, m0 + 104u, n0 + 8u, c26_2);
+    store(oc, m0 + 108u, n0 + 0u, c27_0); store(oc, m0 + 108u, n0 + 4u, c27_1); store(oc, m0 + 108u, n0 + 8u, c27_2);
+    store(oc, m0 + 112u, n0 + 0u, c28_0); store(oc, m0 + 112u, n0 + 4u, c28_1); store(oc, m0 + 112u, n0 + 8u, c28_2);
+    store(oc, m0 + 116u, n0 + 0u, c29_0); store(oc, m0 + 116u, n0 + 4u, c29_1); store(oc, m0 + 116u, n0 + 8u, c29_2);
+    store(oc, m0 + 120u, n0 + 0u, c30_0); store(oc, m0 + 120u, n0 + 4u, c30_1); store(oc, m0 + 120u, n0 + 8u, c30_2);
+    store(oc, m0 + 124u, n0 + 0u, c31_0); store(oc, m0 + 124u, n0 + 4u, c31_1); store(oc, m0 + 124u, n0 + 8u, c31_2);
 }
