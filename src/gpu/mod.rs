@@ -246,6 +246,7 @@ impl Context {
 
     /// Returns free pooled buffers to the driver.
     pub fn trim_pool(&self) {
+        self.0.recorder.lock().unwrap_or_else(|e| e.into_inner()).clear_groups();
         self.0.pool.trim();
     }
 

@@ -1,6 +1,9 @@
 //! The pipeline cache: one compute pipeline per (kernel, entry point,
 //! override constants), compiled once per device. Bind-group layouts come from
-//! the shader itself; naga tells which bindings each entry point uses.
+//! the shader itself: naga tells which bindings each entry point uses and
+//! whether each storage buffer is read-only. The uniform params binding uses
+//! a dynamic offset, so one bind group serves every dispatch of a step whose
+//! buffers are the same (src/gpu/recorder.rs caches them).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,9 +37,19 @@ pub(crate) struct CachedPipeline {
     pub(crate) layout: wgpu::BindGroupLayout,
     /// Binding numbers the entry point uses, excluding the uniform.
     pub(crate) storage: Vec<u32>,
-    /// Binding number of the uniform params block, if used.
-    pub(crate) uniform: Option<u32>,
+    /// Binding number and byte size of the uniform params block, if used.
+    pub(crate) uniform: Option<(u32, u64)>,
     pub(crate) name: String,
+    /// Unique per cache entry: part of the bind-group cache key.
+    pub(crate) id: u64,
+}
+
+/// How an entry point uses its bindings, from naga.
+pub(crate) struct Reflection {
+    /// (binding, read-only) of each storage buffer used, sorted.
+    storage: Vec<(u32, bool)>,
+    /// (binding, size in bytes) of the uniform block, if used.
+    uniform: Option<(u32, u64)>,
 }
 
 type Key = (String, String, Vec<(String, u64)>);
@@ -49,7 +62,7 @@ pub(crate) struct PipelineCache {
 }
 
 /// Which bindings an entry point statically uses, from naga's analysis.
-pub(crate) fn used_bindings(source: &str, entry: &str) -> Result<(Vec<u32>, Option<u32>)> {
+pub(crate) fn reflect(source: &str, entry: &str) -> Result<Reflection> {
     let module = naga::front::wgsl::parse_str(source).map_err(|e| Error::Gpu {
         context: format!("parsing kernel for {entry}"),
         message: e.emit_to_string(source),
@@ -71,13 +84,41 @@ pub(crate) fn used_bindings(source: &str, entry: &str) -> Result<(Vec<u32>, Opti
             continue;
         }
         match var.space {
-            naga::AddressSpace::Uniform => uniform = Some(binding.binding),
-            naga::AddressSpace::Storage { .. } => storage.push(binding.binding),
+            naga::AddressSpace::Uniform => {
+                let size = module.types[var.ty].inner.size(module.to_ctx()) as u64;
+                uniform = Some((binding.binding, size.div_ceil(16) * 16));
+            }
+            naga::AddressSpace::Storage { access } => {
+                storage.push((binding.binding, !access.contains(naga::StorageAccess::STORE)))
+            }
             _ => {}
         }
     }
     storage.sort_unstable();
-    Ok((storage, uniform))
+    Ok(Reflection { storage, uniform })
+}
+
+fn bind_group_layout(device: &wgpu::Device, label: &str, r: &Reflection) -> wgpu::BindGroupLayout {
+    let buffer = |ty, dynamic| wgpu::BindingType::Buffer { ty, has_dynamic_offset: dynamic, min_binding_size: None };
+    let mut entries: Vec<wgpu::BindGroupLayoutEntry> = r
+        .storage
+        .iter()
+        .map(|&(binding, read_only)| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: buffer(wgpu::BufferBindingType::Storage { read_only }, false),
+            count: None,
+        })
+        .collect();
+    if let Some((binding, _)) = r.uniform {
+        entries.push(wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: buffer(wgpu::BufferBindingType::Uniform, true),
+            count: None,
+        });
+    }
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(label), entries: &entries })
 }
 
 impl PipelineCache {
@@ -101,7 +142,7 @@ impl PipelineCache {
             return Ok(p.clone());
         }
         let k = kernels::get(kernel)?;
-        let (storage, uniform) = used_bindings(k.source, entry)?;
+        let reflection = reflect(k.source, entry)?;
         let module = {
             let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
             match modules.get(k.name) {
@@ -121,9 +162,15 @@ impl PipelineCache {
         };
         let scope = ErrorScope::push(device);
         let label = format!("{kernel}.{entry}");
+        let layout = bind_group_layout(device, &label, &reflection);
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&label),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(&label),
-            layout: None,
+            layout: Some(&pipeline_layout),
             module: &module,
             entry_point: Some(entry),
             compilation_options: wgpu::PipelineCompilationOptions {
@@ -133,9 +180,9 @@ impl PipelineCache {
             cache: None,
         });
         scope.pop(&format!("creating pipeline {label} {constants:?}"))?;
-        let layout = pipeline.get_bind_group_layout(0);
-        let cached = Arc::new(CachedPipeline { pipeline, layout, storage, uniform, name: label });
-        self.compiled.fetch_add(1, Ordering::Relaxed);
+        let id = self.compiled.fetch_add(1, Ordering::Relaxed);
+        let storage = reflection.storage.iter().map(|&(b, _)| b).collect();
+        let cached = Arc::new(CachedPipeline { pipeline, layout, storage, uniform: reflection.uniform, name: label, id });
         self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).insert(key, cached.clone());
         Ok(cached)
     }

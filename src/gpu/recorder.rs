@@ -1,12 +1,21 @@
 //! The open command encoder and compute pass every operation records into,
-//! and the uniform arena that holds each dispatch's small parameter block.
+//! the uniform arena that holds each dispatch's small parameter block, and a
+//! cache of bind groups (the params binding takes a dynamic offset, so a
+//! repeated step finds every bind group it needs already made).
 //! Nothing here submits on its own: `Context::submit` does, once per step.
+
+use std::collections::HashMap;
 
 use super::pipeline::{Binding, CachedPipeline};
 use crate::error::{Error, Result};
 
 /// Bytes per arena chunk: 256 dispatches at the usual 256-byte alignment.
 const CHUNK: u64 = 64 * 1024;
+/// Cached bind groups beyond this are dropped all at once (they keep buffers alive).
+const MAX_CACHED_GROUPS: usize = 4096;
+
+/// (pipeline id, arena chunk, storage bindings as (binding, buffer, bytes)).
+type GroupKey = (u64, usize, Vec<(u32, wgpu::Buffer, u64)>);
 
 struct Chunk {
     buffer: wgpu::Buffer,
@@ -25,11 +34,12 @@ pub(crate) struct Recorder {
     commands: u64,
     /// Query set whose slots 0 and 1 the next opened pass writes at its start and end.
     timestamps: Option<wgpu::QuerySet>,
+    groups: HashMap<GroupKey, wgpu::BindGroup>,
 }
 
 impl Recorder {
     pub(crate) fn new(align: u64) -> Self {
-        Recorder { pass: None, encoder: None, chunks: Vec::new(), cursor: (0, 0), align: align.max(16), commands: 0, timestamps: None }
+        Recorder { pass: None, encoder: None, chunks: Vec::new(), cursor: (0, 0), align: align.max(16), commands: 0, timestamps: None, groups: HashMap::new() }
     }
 
     pub(crate) fn has_work(&self) -> bool {
@@ -109,51 +119,74 @@ impl Recorder {
         bindings: &[Binding<'_>],
         groups: [u32; 3],
     ) -> Result<()> {
-        let mut entries = Vec::with_capacity(pipe.storage.len() + 1);
         let uniform = match pipe.uniform {
-            Some(u) => {
-                if params.is_empty() {
-                    return Err(Error::InvalidArgument(format!("{} needs a params block", pipe.name)));
+            Some((binding, size)) => {
+                if (params.len() as u64).div_ceil(16) * 16 != size {
+                    return Err(Error::InvalidArgument(format!(
+                        "{} takes a {size}-byte params block, got {} bytes",
+                        pipe.name,
+                        params.len()
+                    )));
                 }
-                Some((u, self.push_params(device, params), (params.len() as u64).div_ceil(16) * 16))
+                Some((binding, size, self.push_params(device, params)))
             }
             None => None,
         };
-        if let Some((u, (ci, off), len)) = uniform {
-            entries.push(wgpu::BindGroupEntry {
-                binding: u,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: &self.chunks[ci].buffer,
-                    offset: off,
-                    size: wgpu::BufferSize::new(len),
-                }),
-            });
-        }
+        let mut storage = Vec::with_capacity(pipe.storage.len());
         for &b in &pipe.storage {
             let bind = bindings
                 .iter()
                 .find(|x| x.index == b)
                 .ok_or_else(|| Error::InvalidArgument(format!("{} uses binding {b} but none was given", pipe.name)))?;
-            entries.push(wgpu::BindGroupEntry {
-                binding: b,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: bind.buffer,
-                    offset: 0,
-                    size: wgpu::BufferSize::new(bind.bytes.max(4)),
-                }),
-            });
+            storage.push((b, bind.buffer.clone(), bind.bytes.max(4)));
         }
-        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipe.layout,
-            entries: &entries,
-        });
+        let chunk = uniform.map_or(0, |(_, _, (ci, _))| ci);
+        let key: GroupKey = (pipe.id, chunk, storage);
+        if !self.groups.contains_key(&key) {
+            if self.groups.len() >= MAX_CACHED_GROUPS {
+                self.groups.clear();
+            }
+            let mut entries: Vec<wgpu::BindGroupEntry> = key
+                .2
+                .iter()
+                .map(|(b, buffer, bytes)| wgpu::BindGroupEntry {
+                    binding: *b,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(*bytes),
+                    }),
+                })
+                .collect();
+            if let Some((binding, size, (ci, _))) = uniform {
+                entries.push(wgpu::BindGroupEntry {
+                    binding,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &self.chunks[ci].buffer,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(size),
+                    }),
+                });
+            }
+            let group = device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipe.layout, entries: &entries });
+            self.groups.insert(key.clone(), group);
+        }
+        let group = self.groups[&key].clone();
+        let offsets: &[u32] = match uniform {
+            Some((_, _, (_, off))) => &[off as u32],
+            None => &[],
+        };
         let pass = self.pass(device);
         pass.set_pipeline(&pipe.pipeline);
-        pass.set_bind_group(0, &group, &[]);
+        pass.set_bind_group(0, &group, offsets);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         self.commands += 1;
         Ok(())
+    }
+
+    /// Forgets cached bind groups (and the buffers they hold on to).
+    pub(crate) fn clear_groups(&mut self) {
+        self.groups.clear();
     }
 
     pub(crate) fn copy(&mut self, device: &wgpu::Device, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) {
