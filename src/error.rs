@@ -53,6 +53,10 @@ pub enum Error {
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
 
+    /// A checkpoint file that is malformed or does not fit its targets; names the file.
+    #[error("checkpoint {path}: {problem}")]
+    Checkpoint { path: String, problem: String },
+
     /// A kernel name or entry point that the registry does not hold.
     #[error("unknown kernel {0}")]
     UnknownKernel(String),

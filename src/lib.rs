@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod error;
 pub mod gpu;
+pub mod io;
 pub mod kernels;
 pub mod ops;
 pub mod reference;

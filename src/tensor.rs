@@ -96,6 +96,15 @@ impl Tensor {
         self.ctx.write_buffer(self.buf.buffer(), bytemuck::cast_slice(data))
     }
 
+    /// Overwrites the contents with raw little-endian bytes of the tensor's
+    /// own dtype (checkpoint loading of any dtype).
+    pub fn write_bytes(&self, bytes: &[u8]) -> Result<()> {
+        if bytes.len() as u64 != self.bytes() {
+            return Err(Error::shape("write_bytes", &[bytes.len() / 4], &self.shape));
+        }
+        self.ctx.write_buffer(self.buf.buffer(), bytes)
+    }
+
     fn read(&self) -> Result<Vec<u8>> {
         if self.numel() == 0 {
             return Ok(Vec::new());

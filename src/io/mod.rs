@@ -1,0 +1,3 @@
+//! Files the engine reads and writes: safetensors checkpoints.
+
+pub mod safetensors;

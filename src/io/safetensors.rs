@@ -1,0 +1,297 @@
+//! Safetensors checkpoints with PyTorch parameter names.
+//!
+//! [`save`] reads tensors back from the GPU and writes them kill-safely
+//! (temporary file, fsync, rename, fsync of the directory). [`load`] reads
+//! every tensor of a file; [`load_into`] is a strict load into existing
+//! tensors, like PyTorch's `load_state_dict(strict=True)`.
+//!
+//! Dtypes: F32, U32 and I32 map one to one; F64 is converted to f32 by
+//! [`load`] only. Every other safetensors dtype is an error naming it.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Metadata, TensorView};
+use safetensors::{Dtype, SafeTensors, View};
+
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::tensor::{DType, Tensor};
+
+/// Every tensor and the string metadata of one checkpoint file.
+#[derive(Debug)]
+pub struct Checkpoint {
+    /// Tensors in file order (increasing data offset). Files written by
+    /// [`save`] hold their tensors sorted by name.
+    pub tensors: Vec<(String, Tensor)>,
+    /// The `__metadata__` strings of the header (empty when absent).
+    pub metadata: HashMap<String, String>,
+}
+
+impl Checkpoint {
+    /// The tensor called `name`, if the file held one.
+    pub fn get(&self, name: &str) -> Option<&Tensor> {
+        self.tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+}
+
+/// A tensor read back to the host, in the form the safetensors crate writes.
+struct HostTensor {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl View for &HostTensor {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// The path as text for error messages.
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// A format or fit problem with the checkpoint at `path`.
+fn problem(path: &Path, problem: impl Into<String>) -> Error {
+    Error::Checkpoint { path: shown(path), problem: problem.into() }
+}
+
+/// An IO error on `path`.
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io { path: shown(path), source }
+}
+
+/// The safetensors dtype a kairo dtype is stored as.
+fn file_dtype(dtype: DType) -> Dtype {
+    match dtype {
+        DType::F32 => Dtype::F32,
+        DType::U32 => Dtype::U32,
+        DType::I32 => Dtype::I32,
+    }
+}
+
+/// The kairo dtype a safetensors dtype loads as exactly, if any.
+fn kairo_dtype(dtype: Dtype) -> Option<DType> {
+    match dtype {
+        Dtype::F32 => Some(DType::F32),
+        Dtype::U32 => Some(DType::U32),
+        Dtype::I32 => Some(DType::I32),
+        _ => None,
+    }
+}
+
+/// The values as little-endian bytes.
+fn le_bytes<T: Copy, const N: usize>(values: &[T], to_le: fn(T) -> [u8; N]) -> Vec<u8> {
+    values.iter().flat_map(|&v| to_le(v)).collect()
+}
+
+/// Values decoded from little-endian bytes (length already validated).
+fn from_le<T, const N: usize>(bytes: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
+    bytes
+        .chunks_exact(N)
+        .map(|c| {
+            let mut a = [0u8; N];
+            a.copy_from_slice(c);
+            from(a)
+        })
+        .collect()
+}
+
+/// Reads one tensor back from the GPU as little-endian bytes.
+fn download(tensor: &Tensor) -> Result<HostTensor> {
+    let data = match tensor.dtype() {
+        DType::F32 => le_bytes(&tensor.to_vec()?, f32::to_le_bytes),
+        DType::U32 => le_bytes(&tensor.to_vec_u32()?, u32::to_le_bytes),
+        DType::I32 => le_bytes(&tensor.to_vec_i32()?, i32::to_le_bytes),
+    };
+    Ok(HostTensor { dtype: file_dtype(tensor.dtype()), shape: tensor.shape().to_vec(), data })
+}
+
+/// Errors on the first name that appears twice.
+fn check_unique<'a>(path: &Path, what: &str, names: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut seen = HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(problem(path, format!("{what} `{name}` given twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `tensors` (name, tensor) and string `metadata` to a safetensors
+/// file at `path`, replacing it atomically: a kill at any moment leaves
+/// either the old file or the new one. Duplicate names are an error.
+pub fn save(path: &Path, tensors: &[(&str, &Tensor)], metadata: &[(&str, &str)]) -> Result<()> {
+    check_unique(path, "tensor name", tensors.iter().map(|(n, _)| *n))?;
+    check_unique(path, "metadata key", metadata.iter().map(|(k, _)| *k))?;
+    let host: Vec<(&str, HostTensor)> =
+        tensors.iter().map(|(n, t)| Ok((*n, download(t)?))).collect::<Result<_>>()?;
+    let info: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let info = if info.is_empty() { None } else { Some(info) };
+    let bytes = safetensors::serialize(host.iter().map(|(n, t)| (*n, t)), info)
+        .map_err(|e| problem(path, format!("could not serialise: {e}")))?;
+    write_atomically(path, &bytes)
+}
+
+/// `path` with ".tmp" appended: the name a save writes before renaming.
+pub fn temporary_path(path: &Path) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+/// Writes `bytes` to `path` + ".tmp", fsyncs, renames over `path`, fsyncs the directory.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temporary_path(path);
+    if let Err(e) = write_synced(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).map_err(|e| io_error(path, e))?;
+    sync_directory(path);
+    Ok(())
+}
+
+/// Creates `path`, writes `bytes` and flushes them to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = File::create(path).map_err(|e| io_error(path, e))?;
+    file.write_all(bytes).map_err(|e| io_error(path, e))?;
+    file.flush().map_err(|e| io_error(path, e))?;
+    file.sync_all().map_err(|e| io_error(path, e))
+}
+
+/// Best-effort fsync of the directory holding `path`, so the rename itself
+/// is durable. Some platforms and filesystems refuse it; the rename has
+/// already happened by then, so a refusal is not reported.
+fn sync_directory(path: &Path) {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// The whole file's bytes.
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| io_error(path, e))
+}
+
+/// Parses the header and checks every offset against the file length.
+fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(Metadata, SafeTensors<'a>)> {
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| problem(path, format!("not a valid safetensors file: {e}")))?;
+    let file = SafeTensors::deserialize(bytes).map_err(|e| problem(path, format!("not a valid safetensors file: {e}")))?;
+    Ok((metadata, file))
+}
+
+/// The view of `name`, which the parsed header says exists.
+fn view<'a>(path: &Path, file: &SafeTensors<'a>, name: &str) -> Result<TensorView<'a>> {
+    file.tensor(name).map_err(|e| problem(path, e.to_string()))
+}
+
+/// Uploads one tensor of the file; F64 is converted to f32.
+fn upload(ctx: &Context, path: &Path, name: &str, v: &TensorView<'_>) -> Result<Tensor> {
+    let (data, shape) = (v.data(), v.shape());
+    match v.dtype() {
+        Dtype::F32 => Tensor::from_slice(ctx, &from_le(data, f32::from_le_bytes), shape),
+        Dtype::U32 => Tensor::from_u32(ctx, &from_le(data, u32::from_le_bytes), shape),
+        Dtype::I32 => Tensor::from_i32(ctx, &from_le(data, i32::from_le_bytes), shape),
+        Dtype::F64 => {
+            let values: Vec<f32> = from_le(data, f64::from_le_bytes).into_iter().map(|x| x as f32).collect();
+            Tensor::from_slice(ctx, &values, shape)
+        }
+        other => Err(problem(
+            path,
+            format!("tensor `{name}` has dtype {other:?}, which kairo does not load (supported: F32, U32, I32, F64 as f32)"),
+        )),
+    }
+}
+
+/// Reads every tensor and the metadata of the safetensors file at `path`
+/// onto `ctx`. Tensors come in file order (increasing data offset).
+pub fn load(ctx: &Context, path: &Path) -> Result<Checkpoint> {
+    let bytes = read_file(path)?;
+    let (header, file) = parse(path, &bytes)?;
+    let mut tensors = Vec::with_capacity(file.len());
+    for name in header.offset_keys() {
+        let t = upload(ctx, path, &name, &view(path, &file, &name)?)?;
+        tensors.push((name, t));
+    }
+    let metadata = header.metadata().clone().unwrap_or_default();
+    Ok(Checkpoint { tensors, metadata })
+}
+
+/// `[2, 3] F32` for messages.
+fn describe(shape: &[usize], dtype: impl std::fmt::Debug) -> String {
+    format!("{shape:?} {dtype:?}")
+}
+
+/// Every way `targets` and the file disagree, one line each.
+fn mismatches(file: &SafeTensors<'_>, header: &Metadata, targets: &[(&str, &Tensor)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, target) in targets {
+        let want = describe(target.shape(), target.dtype());
+        match file.tensor(name) {
+            Err(_) => found.push(format!("missing tensor `{name}`: target is {want}, the file has no such name")),
+            Ok(v) => {
+                let same = v.shape() == target.shape() && kairo_dtype(v.dtype()) == Some(target.dtype());
+                if !same {
+                    let got = describe(v.shape(), v.dtype());
+                    found.push(format!("tensor `{name}`: file has {got}, target is {want}"));
+                }
+            }
+        }
+    }
+    let wanted: HashSet<&str> = targets.iter().map(|(n, _)| *n).collect();
+    for name in header.offset_keys() {
+        if !wanted.contains(name.as_str()) {
+            let got = file.tensor(&name).map(|v| describe(v.shape(), v.dtype())).unwrap_or_default();
+            found.push(format!("unexpected tensor `{name}` ({got}) in the file: no target has that name"));
+        }
+    }
+    found
+}
+
+/// Strict load into existing tensors, like PyTorch's
+/// `load_state_dict(strict=True)`: every target must be in the file with
+/// the same shape and dtype, and the file must hold nothing else. All
+/// problems are checked (and reported together) before any target is
+/// written, so on error no target changes.
+pub fn load_into(path: &Path, targets: &[(&str, &Tensor)]) -> Result<()> {
+    check_unique(path, "target name", targets.iter().map(|(n, _)| *n))?;
+    let bytes = read_file(path)?;
+    let (header, file) = parse(path, &bytes)?;
+    let found = mismatches(&file, &header, targets);
+    if !found.is_empty() {
+        return Err(problem(path, format!("does not match the targets: {}", found.join("; "))));
+    }
+    for (name, target) in targets {
+        // Safetensors data is little-endian, as are the GPU buffers.
+        target.write_bytes(view(path, &file, name)?.data())?;
+    }
+    Ok(())
+}
