@@ -29,6 +29,7 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("elementwise", "elementwise.wgsl"),
     kernel!("reduce", "reduce.wgsl"),
     kernel!("softmax", "softmax.wgsl"),
+    kernel!("optim", "optim.wgsl"),
     kernel!("bench", "bench.wgsl"),
 ];
 

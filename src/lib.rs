@@ -12,6 +12,7 @@ pub mod gpu;
 pub mod io;
 pub mod kernels;
 pub mod ops;
+pub mod optim;
 pub mod reference;
 pub mod tensor;
 
