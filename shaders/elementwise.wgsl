@@ -26,7 +26,7 @@ struct BinaryParams {
 
 // 0 scale, 1 relu, 2 leaky_relu, 3 tanh, 4 sigmoid, 5 exp, 6 log, 7 clamp, 8 neg, 9 add_scalar
 override UNARY_OP: u32 = 0u;
-// 0 add, 1 sub, 2 mul, 3 div
+// 0 add, 1 sub, 2 mul, 3 div, 4 a (broadcast copy: expand), 5 a == b (1.0 or 0.0)
 override BINARY_OP: u32 = 0u;
 // false: a, b and out share one shape, no index arithmetic
 override BROADCAST: bool = true;
@@ -107,7 +107,45 @@ fn binary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         case 0u: { r = va + vb; }
         case 1u: { r = va - vb; }
         case 2u: { r = va * vb; }
-        default: { r = va / vb; }
+        case 3u: { r = va / vb; }
+        case 4u: { r = va; }
+        default: { r = select(0.0, 1.0, va == vb); }
+    }
+    y[i] = r;
+}
+
+// Backward of `unary`: dx = dy · f'(x), with f' written from the input x
+// (bound at 1), the forward output y (bound at 3) or both; dy at 4, dx at 2.
+//   scale:      y = a·x              dx = a·dy
+//   relu:       y = max(x, 0)        dx = dy·[x > 0]
+//   leaky_relu: y = x or a·x         dx = dy·(x > 0 ? 1 : a)
+//   tanh:       y = tanh(x)          dx = dy·(1 − y²)
+//   sigmoid:    y = σ(x)             dx = dy·y·(1 − y)
+//   exp:        y = eˣ               dx = dy·y
+//   log:        y = ln x             dx = dy / x
+//   clamp:      y = clamp(x, a, b)   dx = dy·[a ≤ x ≤ b]
+//   neg:        y = −x               dx = −dy
+//   add_scalar: y = x + a            dx = dy
+@compute @workgroup_size(256, 1, 1)
+fn unary_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_id) lid: vec3<u32>) {
+    let i = flat_index(wid, nwg, lid);
+    if (i >= up.n) { return; }
+    let xv = x[i];
+    let yv = lhs[i];
+    let g = rhs[i];
+    var r: f32;
+    switch UNARY_OP {
+        case 0u: { r = up.alpha * g; }
+        case 1u: { r = select(0.0, g, xv > 0.0); }
+        case 2u: { r = select(up.alpha * g, g, xv > 0.0); }
+        case 3u: { r = g * (1.0 - yv * yv); }
+        case 4u: { r = g * yv * (1.0 - yv); }
+        case 5u: { r = g * yv; }
+        case 6u: { r = g / xv; }
+        case 7u: { r = select(0.0, g, xv >= up.alpha && xv <= up.beta); }
+        case 8u: { r = -g; }
+        default: { r = g; }
     }
     y[i] = r;
 }

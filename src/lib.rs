@@ -6,9 +6,11 @@
 //! [`tensor`] → [`ops`]. CPU references for every kernel live in
 //! [`reference`].
 
+pub mod autograd;
 pub mod bench;
 pub mod error;
 pub mod gpu;
+pub mod gradcheck;
 pub mod io;
 pub mod kernels;
 pub mod ops;
@@ -17,5 +19,6 @@ pub mod reference;
 pub mod tensor;
 
 pub use error::{Error, Result};
+pub use autograd::{no_grad, Var};
 pub use gpu::{Capabilities, Context, Counters, Timing};
 pub use tensor::{DType, Tensor};

@@ -141,41 +141,86 @@ fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
 /// c = a op b with NumPy broadcasting (up to 8 dimensions).
 pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
     let name = format!("{op:?}").to_lowercase();
-    check_f32_pair(&name, a, b)?;
     let shape = broadcast_shape(&name, a.shape(), b.shape())?;
-    if shape.len() > MAX_RANK {
-        return Err(Error::invalid_shape(&name, format!("rank {} exceeds {MAX_RANK}", shape.len())));
-    }
-    let ctx = a.context();
-    let out = Tensor::empty(ctx, &shape, DType::F32)?;
-    let n = out.numel();
-    let same = a.shape() == b.shape();
-    let mut params = BinaryParams {
-        n: as_u32(&name, "elements", n)?,
-        rank: shape.len() as u32,
-        _pad: [0; 2],
-        shape: [1; MAX_RANK],
-        stride_a: [0; MAX_RANK],
-        stride_b: [0; MAX_RANK],
-    };
-    let (sa, sb) = (broadcast_strides(a.shape(), &shape), broadcast_strides(b.shape(), &shape));
-    for i in 0..shape.len() {
-        params.shape[i] = shape[i] as u32;
-        params.stride_a[i] = sa[i] as u32;
-        params.stride_b[i] = sb[i] as u32;
-    }
     let code = match op {
         BinaryOp::Add => 0.0,
         BinaryOp::Sub => 1.0,
         BinaryOp::Mul => 2.0,
         BinaryOp::Div => 3.0,
     };
+    broadcast_op(&name, a, b, &shape, code)
+}
+
+/// 1.0 where a == b, else 0.0 (broadcasting).
+pub fn equal(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let shape = broadcast_shape("equal", a.shape(), b.shape())?;
+    broadcast_op("equal", a, b, &shape, 5.0)
+}
+
+/// `x` broadcast to `shape` (NumPy rules), copied into a new tensor.
+pub fn expand(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if broadcast_shape("expand", x.shape(), shape)? != shape {
+        return Err(Error::shape("expand", x.shape(), shape));
+    }
+    broadcast_op("expand", x, x, shape, 4.0)
+}
+
+/// The kernel behind `binary`, `equal` and `expand`: out has `shape`, and
+/// both inputs broadcast to it.
+fn broadcast_op(name: &str, a: &Tensor, b: &Tensor, shape: &[usize], code: f64) -> Result<Tensor> {
+    check_f32_pair(name, a, b)?;
+    if shape.len() > MAX_RANK {
+        return Err(Error::invalid_shape(name, format!("rank {} exceeds {MAX_RANK}", shape.len())));
+    }
+    let ctx = a.context();
+    let out = Tensor::empty(ctx, shape, DType::F32)?;
+    let n = out.numel();
+    let same = a.shape() == shape && b.shape() == shape;
+    let mut params = BinaryParams {
+        n: as_u32(name, "elements", n)?,
+        rank: shape.len() as u32,
+        _pad: [0; 2],
+        shape: [1; MAX_RANK],
+        stride_a: [0; MAX_RANK],
+        stride_b: [0; MAX_RANK],
+    };
+    let (sa, sb) = (broadcast_strides(a.shape(), shape), broadcast_strides(b.shape(), shape));
+    for i in 0..shape.len() {
+        params.shape[i] = shape[i] as u32;
+        params.stride_a[i] = sa[i] as u32;
+        params.stride_b[i] = sb[i] as u32;
+    }
     ctx.dispatch(
         "elementwise",
         "binary",
         &[("BINARY_OP", code), ("BROADCAST", if same { 0.0 } else { 1.0 })],
         bytemuck::bytes_of(&params),
         &[a.binding(3), b.binding(4), out.binding(2)],
+        grid_1d(ctx, n.div_ceil(256) as u64)?,
+    )?;
+    Ok(out)
+}
+
+/// dx = dy · f'(x) for y = op(x): the backward of `unary`, given its input
+/// `x`, its output `y` and the upstream gradient `dy`.
+pub fn unary_backward(x: &Tensor, y: &Tensor, dy: &Tensor, op: UnaryOp) -> Result<Tensor> {
+    check_f32_pair("unary_backward", x, dy)?;
+    for t in [y, dy] {
+        if t.shape() != x.shape() {
+            return Err(Error::shape("unary_backward", x.shape(), t.shape()));
+        }
+    }
+    let ctx = x.context();
+    let out = Tensor::empty(ctx, x.shape(), DType::F32)?;
+    let n = x.numel();
+    let (code, alpha, beta) = op.code();
+    let params = UnaryParams { n: as_u32("unary_backward", "elements", n)?, alpha, beta, _pad: 0 };
+    ctx.dispatch(
+        "elementwise",
+        "unary_backward",
+        &[("UNARY_OP", code)],
+        bytemuck::bytes_of(&params),
+        &[x.binding(1), y.binding(3), dy.binding(4), out.binding(2)],
         grid_1d(ctx, n.div_ceil(256) as u64)?,
     )?;
     Ok(out)

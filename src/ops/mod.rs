@@ -6,7 +6,7 @@ pub mod matmul;
 pub mod reduce;
 pub mod softmax;
 
-pub use elementwise::{add, add_bias, binary, div, mul, sub, unary, BinaryOp, UnaryOp};
+pub use elementwise::{add, add_bias, binary, div, equal, expand, mul, sub, unary, unary_backward, BinaryOp, UnaryOp};
 pub use matmul::{matmul, matmul_a_bt, matmul_at_b, matmul_ex, Activation, MatmulOptions, MatmulVariant};
 pub use reduce::{max, mean, reduce, sum, ReduceOp};
 pub use softmax::{log_softmax, softmax};

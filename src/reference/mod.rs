@@ -5,33 +5,60 @@ pub mod optim;
 
 use crate::ops::{Activation, BinaryOp, ReduceOp, UnaryOp};
 
+/// f32 (as the GPU) or f64 (for finite differences): the references compute
+/// in f64 either way and return the caller's type.
+pub trait Real: Copy + std::fmt::Debug {
+    /// Widen.
+    fn to_f64(self) -> f64;
+    /// Narrow (round).
+    fn from_f64(v: f64) -> Self;
+}
+
+impl Real for f32 {
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+}
+
+impl Real for f64 {
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+}
+
 /// C = act(op(A)·op(B) + bias) for one (M, N, K) problem; A is (M, K) or,
 /// with `trans_a`, (K, M); B is (K, N) or, with `trans_b`, (N, K).
 #[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    a: &[f32],
-    b: &[f32],
+pub fn matmul<T: Real>(
+    a: &[T],
+    b: &[T],
     m: usize,
     n: usize,
     k: usize,
     trans_a: bool,
     trans_b: bool,
-    bias: Option<&[f32]>,
+    bias: Option<&[T]>,
     act: Activation,
-) -> Vec<f32> {
-    let mut c = vec![0.0f32; m * n];
+) -> Vec<T> {
+    let mut c = Vec::with_capacity(m * n);
     for i in 0..m {
         for j in 0..n {
             let mut s = 0.0f64;
             for p in 0..k {
                 let av = if trans_a { a[p * m + i] } else { a[i * k + p] };
                 let bv = if trans_b { b[j * k + p] } else { b[p * n + j] };
-                s += av as f64 * bv as f64;
+                s += av.to_f64() * bv.to_f64();
             }
             if let Some(bias) = bias {
-                s += bias[j] as f64;
+                s += bias[j].to_f64();
             }
-            c[i * n + j] = activation(s, act) as f32;
+            c.push(T::from_f64(activation(s, act)));
         }
     }
     c
@@ -54,10 +81,10 @@ fn activation(x: f64, act: Activation) -> f64 {
 }
 
 /// y = op(x).
-pub fn unary(x: &[f32], op: UnaryOp) -> Vec<f32> {
+pub fn unary<T: Real>(x: &[T], op: UnaryOp) -> Vec<T> {
     x.iter()
         .map(|&v| {
-            let v = v as f64;
+            let v = v.to_f64();
             let r = match op {
                 UnaryOp::Scale(a) => a as f64 * v,
                 UnaryOp::Relu => v.max(0.0),
@@ -70,13 +97,13 @@ pub fn unary(x: &[f32], op: UnaryOp) -> Vec<f32> {
                 UnaryOp::Neg => -v,
                 UnaryOp::AddScalar(c) => v + c as f64,
             };
-            r as f32
+            T::from_f64(r)
         })
         .collect()
 }
 
 /// c = a op b with NumPy broadcasting; returns (values, shape).
-pub fn binary(a: &[f32], ashape: &[usize], b: &[f32], bshape: &[usize], op: BinaryOp) -> (Vec<f32>, Vec<usize>) {
+pub fn binary<T: Real>(a: &[T], ashape: &[usize], b: &[T], bshape: &[usize], op: BinaryOp) -> (Vec<T>, Vec<usize>) {
     let rank = ashape.len().max(bshape.len());
     let pad = |s: &[usize]| {
         let mut v = vec![1; rank - s.len()];
@@ -102,45 +129,45 @@ pub fn binary(a: &[f32], ashape: &[usize], b: &[f32], bshape: &[usize], op: Bina
             coord[d] = rem % out[d];
             rem /= out[d];
         }
-        let (x, y) = (a[index(&coord, &sa)] as f64, b[index(&coord, &sb)] as f64);
-        c.push(match op {
+        let (x, y) = (a[index(&coord, &sa)].to_f64(), b[index(&coord, &sb)].to_f64());
+        c.push(T::from_f64(match op {
             BinaryOp::Add => x + y,
             BinaryOp::Sub => x - y,
             BinaryOp::Mul => x * y,
             BinaryOp::Div => x / y,
-        } as f32);
+        }));
     }
     (c, out)
 }
 
 /// Reduces the middle axis of an (outer, d, inner) array.
-pub fn reduce(x: &[f32], outer: usize, d: usize, inner: usize, op: ReduceOp) -> Vec<f32> {
+pub fn reduce<T: Real>(x: &[T], outer: usize, d: usize, inner: usize, op: ReduceOp) -> Vec<T> {
     let mut y = Vec::with_capacity(outer * inner);
     for o in 0..outer {
         for i in 0..inner {
-            let vals = (0..d).map(|j| x[(o * d + j) * inner + i] as f64);
+            let vals = (0..d).map(|j| x[(o * d + j) * inner + i].to_f64());
             let r = match op {
                 ReduceOp::Sum => vals.sum(),
                 ReduceOp::Mean => vals.sum::<f64>() / d as f64,
                 ReduceOp::Max => vals.fold(f64::NEG_INFINITY, f64::max),
             };
-            y.push(r as f32);
+            y.push(T::from_f64(r));
         }
     }
     y
 }
 
 /// softmax (or log_softmax) over the middle axis of (outer, d, inner).
-pub fn softmax(x: &[f32], outer: usize, d: usize, inner: usize, log: bool) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
+pub fn softmax<T: Real>(x: &[T], outer: usize, d: usize, inner: usize, log: bool) -> Vec<T> {
+    let mut y = x.to_vec();
     for o in 0..outer {
         for i in 0..inner {
             let at = |j: usize| (o * d + j) * inner + i;
-            let mx = (0..d).map(|j| x[at(j)] as f64).fold(f64::NEG_INFINITY, f64::max);
-            let s: f64 = (0..d).map(|j| (x[at(j)] as f64 - mx).exp()).sum();
+            let mx = (0..d).map(|j| x[at(j)].to_f64()).fold(f64::NEG_INFINITY, f64::max);
+            let s: f64 = (0..d).map(|j| (x[at(j)].to_f64() - mx).exp()).sum();
             for j in 0..d {
-                let v = x[at(j)] as f64 - mx;
-                y[at(j)] = if log { v - s.ln() } else { v.exp() / s } as f32;
+                let v = x[at(j)].to_f64() - mx;
+                y[at(j)] = T::from_f64(if log { v - s.ln() } else { v.exp() / s });
             }
         }
     }
