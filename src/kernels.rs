@@ -30,7 +30,10 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("reduce", "reduce.wgsl"),
     kernel!("softmax", "softmax.wgsl"),
     kernel!("optim", "optim.wgsl"),
+    kernel!("loss", "loss.wgsl"),
     kernel!("bench", "bench.wgsl"),
+    kernel!("embedding", "embedding.wgsl"),
+    kernel!("dropout", "dropout.wgsl"),
 ];
 
 /// Looks a kernel up by name.

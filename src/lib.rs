@@ -13,6 +13,7 @@ pub mod gpu;
 pub mod gradcheck;
 pub mod io;
 pub mod kernels;
+pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod reference;

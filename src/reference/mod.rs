@@ -1,6 +1,8 @@
 //! Plain CPU references for every kernel: simple loops, f64 accumulation,
 //! never optimised. GPU tests compare against these.
 
+pub mod loss;
+pub mod nn;
 pub mod optim;
 
 use crate::ops::{Activation, BinaryOp, ReduceOp, UnaryOp};

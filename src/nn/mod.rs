@@ -1,0 +1,24 @@
+//! Layers and losses on the autodiff tape, with PyTorch semantics and
+//! PyTorch parameter names (`weight`, `bias`, nested as `0.weight`).
+
+pub mod dropout;
+pub mod embedding;
+pub mod linear;
+pub mod loss;
+
+pub use dropout::Dropout;
+pub use embedding::Embedding;
+pub use linear::Linear;
+
+use crate::autograd::Var;
+
+/// Something with named parameters, as PyTorch's `state_dict` names them.
+pub trait Module {
+    /// (name, parameter) pairs, names relative to this module.
+    fn parameters(&self) -> Vec<(String, Var)>;
+}
+
+/// `params` with `prefix.` in front of every name (nesting modules).
+pub fn prefixed(prefix: &str, params: Vec<(String, Var)>) -> Vec<(String, Var)> {
+    params.into_iter().map(|(n, v)| (format!("{prefix}.{n}"), v)).collect()
+}
