@@ -147,6 +147,20 @@ impl Tensor {
         Ok(out)
     }
 
+    /// Copies `src` (same shape and dtype) into this tensor on the GPU
+    /// (recorded, not submitted).
+    pub fn deep_copy_from(&self, src: &Tensor) -> Result<()> {
+        if src.shape != self.shape {
+            return Err(Error::shape("deep_copy_from", &src.shape, &self.shape));
+        }
+        src.expect_dtype("deep_copy_from", self.dtype)?;
+        src.same_context("deep_copy_from", self)?;
+        if self.numel() > 0 && !self.shares_storage(src) {
+            self.ctx.copy_buffer(src.buf.buffer(), self.buf.buffer(), self.bytes());
+        }
+        Ok(())
+    }
+
     /// Dimensions.
     pub fn shape(&self) -> &[usize] {
         &self.shape

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{ctx, fresh_ctx};
-use kairo::io::safetensors;
+use kairo::io::training;
 use kairo::nn::loss::{cross_entropy, Reduction};
 use kairo::nn::{Linear, Module};
 use kairo::ops::Activation;
@@ -141,33 +141,27 @@ fn resuming_from_a_checkpoint_continues_the_same_run() {
     let mut opt = Adam::new(0.01);
     let straight: Vec<f32> = (0..10).map(|_| step(&model, &mut opt, &x, &y)).collect();
 
-    // Interrupted after 5 steps: save model + optimiser state, rebuild from the file.
+    // Interrupted after 5 steps: save the whole training state, rebuild
+    // from the file into a differently initialised model.
     let model = Mlp::new(&c, 9);
     let mut opt = Adam::new(0.01);
     let mut resumed: Vec<f32> = (0..5).map(|_| step(&model, &mut opt, &x, &y)).collect();
-    let mut named: Vec<(String, Tensor)> = model.parameters().into_iter().map(|(n, v)| (n, v.value().clone())).collect();
-    named.extend(opt.state().unwrap().into_iter().map(|(n, t)| (format!("optim.{n}"), t)));
-    let refs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let steps = opt.step_count().to_string();
-    safetensors::save(&path, &refs, &[("step", &steps)]).unwrap();
+    training::save_training(&path, &model, &opt, &[("run", "spirals")]).unwrap();
     drop((model, opt));
-
-    let model = Mlp::new(&c, 1234); // different init: everything must come from the file
+    let model = Mlp::new(&c, 1234);
     let mut opt = Adam::new(0.01);
-    let ckpt = safetensors::load(&c, &path).unwrap();
-    let targets: Vec<(String, Var)> = model.parameters();
-    let target_refs: Vec<(&str, &Tensor)> = targets.iter().map(|(n, v)| (n.as_str(), v.value())).collect();
-    let model_only: Vec<(String, Tensor)> = ckpt.tensors.iter().filter(|(n, _)| !n.starts_with("optim.")).cloned().collect();
-    assert_eq!(model_only.len(), target_refs.len());
-    for (name, t) in &target_refs {
-        let src = ckpt.get(name).unwrap();
-        t.write(&src.to_vec().unwrap()).unwrap();
-    }
-    let state: Vec<(String, Tensor)> =
-        ckpt.tensors.iter().filter_map(|(n, t)| n.strip_prefix("optim.").map(|s| (s.to_string(), t.clone()))).collect();
-    opt.load_state(&state).unwrap();
-    opt.set_step_count(ckpt.metadata["step"].parse().unwrap());
+    let meta = training::load_training(&c, &path, &model, &mut opt).unwrap();
+    assert_eq!(meta["run"], "spirals");
+    assert_eq!(opt.step_count(), 5);
     resumed.extend((0..5).map(|_| step(&model, &mut opt, &x, &y)));
     assert_eq!(resumed, straight, "loss trajectory after resume differs");
+
+    // A model of another shape is refused before anything is written.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let other = Mlp { layers: vec![Linear::new(&c, 2, 8, true, &mut rng).unwrap()] };
+    let before = other.layers[0].weight.value().to_vec().unwrap();
+    let err = training::load_training(&c, &path, &other, &mut Adam::new(0.01)).unwrap_err().to_string();
+    assert!(err.contains("missing") || err.contains("`0.weight`"), "{err}");
+    assert_eq!(other.layers[0].weight.value().to_vec().unwrap(), before);
     std::fs::remove_dir_all(&dir).ok();
 }

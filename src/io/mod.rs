@@ -1,3 +1,5 @@
-//! Files the engine reads and writes: safetensors checkpoints.
+//! Files the engine reads and writes: safetensors checkpoints, and whole
+//! training states (model, optimiser, step) built on them.
 
 pub mod safetensors;
+pub mod training;
