@@ -8,6 +8,7 @@
 
 pub mod autograd;
 pub mod bench;
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod gradcheck;
@@ -18,6 +19,7 @@ pub mod ops;
 pub mod optim;
 pub mod reference;
 pub mod tensor;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use autograd::{no_grad, Var};

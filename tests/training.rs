@@ -7,75 +7,32 @@ mod common;
 use common::{ctx, fresh_ctx};
 use kairo::io::training;
 use kairo::nn::loss::{cross_entropy, Reduction};
-use kairo::nn::{Linear, Module};
+use kairo::nn::{Linear, Mlp};
 use kairo::ops::Activation;
 use kairo::optim::{Adam, Optimizer, Sgd};
-use kairo::{Context, Tensor, Var};
-use rand::{Rng, SeedableRng};
+use kairo::{train, Context, Tensor, Var};
+use rand::SeedableRng;
 
-/// Two spirals, 1.5 turns each, classes 0 and 1, small noise.
 fn spirals(per_class: usize, seed: u64) -> (Vec<f32>, Vec<i32>) {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let (mut xy, mut labels) = (Vec::new(), Vec::new());
-    for class in 0..2 {
-        for i in 0..per_class {
-            let t = i as f32 / per_class as f32;
-            let r = 0.1 + 0.9 * t;
-            let angle = 3.0 * std::f32::consts::PI * t + class as f32 * std::f32::consts::PI;
-            xy.push(r * angle.cos() + rng.random_range(-0.02..0.02));
-            xy.push(r * angle.sin() + rng.random_range(-0.02..0.02));
-            labels.push(class);
-        }
-    }
-    (xy, labels)
+    kairo::data::spirals::two_spirals(per_class, 1.5, 0.02, seed)
 }
 
-struct Mlp {
-    layers: Vec<Linear>,
-}
-
-impl Mlp {
-    fn new(ctx: &Context, seed: u64) -> Mlp {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let sizes = [2, 48, 48, 2];
-        let layers = sizes.windows(2).map(|w| Linear::new(ctx, w[0], w[1], true, &mut rng).unwrap()).collect();
-        Mlp { layers }
-    }
-
-    fn forward(&self, x: &Var) -> Var {
-        let last = self.layers.len() - 1;
-        let mut h = x.clone();
-        for (i, layer) in self.layers.iter().enumerate() {
-            let act = if i == last { Activation::None } else { Activation::Tanh };
-            h = layer.forward_act(&h, act).unwrap();
-        }
-        h
-    }
-}
-
-impl Module for Mlp {
-    fn parameters(&self) -> Vec<(String, Var)> {
-        self.layers.iter().enumerate().flat_map(|(i, l)| kairo::nn::prefixed(&i.to_string(), l.parameters())).collect()
-    }
+fn mlp(ctx: &Context, seed: u64) -> Mlp {
+    Mlp::new(ctx, &[2, 48, 48, 2], Activation::Tanh, &mut rand::rngs::StdRng::seed_from_u64(seed)).unwrap()
 }
 
 /// One training step: forward, loss, backward, optimiser; returns the loss
 /// (the one readback, hence the one submit).
 fn step(model: &Mlp, opt: &mut dyn Optimizer, x: &Var, y: &Tensor) -> f32 {
-    let params = model.parameters();
-    for (_, p) in &params {
-        p.zero_grad();
-    }
-    let loss = cross_entropy(&model.forward(x), y, None, Reduction::Mean).unwrap();
+    train::zero_grad(model);
+    let loss = cross_entropy(&model.forward(x).unwrap(), y, None, Reduction::Mean).unwrap();
     loss.backward().unwrap();
-    let grads: Vec<Tensor> = params.iter().map(|(_, p)| p.grad().unwrap()).collect();
-    let pairs: Vec<(&Tensor, &Tensor)> = params.iter().zip(&grads).map(|((_, p), g)| (p.value(), g)).collect();
-    opt.step(&pairs).unwrap();
+    train::optimizer_step(model, opt).unwrap();
     loss.value().to_vec().unwrap()[0]
 }
 
 fn accuracy(model: &Mlp, x: &Var, labels: &[i32]) -> f32 {
-    let logits = kairo::no_grad(|| model.forward(x)).value().to_vec().unwrap();
+    let logits = kairo::no_grad(|| model.forward(x).unwrap()).value().to_vec().unwrap();
     let right = labels.iter().enumerate().filter(|(i, &l)| ((logits[2 * i + 1] > logits[2 * i]) as i32) == l).count();
     right as f32 / labels.len() as f32
 }
@@ -85,7 +42,7 @@ fn train(opt: &mut dyn Optimizer, steps: usize) -> f32 {
     let (xy, labels) = spirals(100, 7);
     let x = Var::constant(Tensor::from_slice(&c, &xy, &[labels.len(), 2]).unwrap());
     let y = Tensor::from_i32(&c, &labels, &[labels.len()]).unwrap();
-    let model = Mlp::new(&c, 3);
+    let model = mlp(&c, 3);
     let before = accuracy(&model, &x, &labels);
     for _ in 0..steps {
         step(&model, opt, &x, &y);
@@ -114,7 +71,7 @@ fn a_training_step_is_one_submit() {
     let (xy, labels) = spirals(32, 1);
     let x = Var::constant(Tensor::from_slice(&c, &xy, &[64, 2]).unwrap());
     let y = Tensor::from_i32(&c, &labels, &[64]).unwrap();
-    let model = Mlp::new(&c, 1);
+    let model = mlp(&c, 1);
     let mut opt = Adam::new(0.01);
     step(&model, &mut opt, &x, &y); // compiles pipelines, creates optimiser state
     for _ in 0..3 {
@@ -137,18 +94,18 @@ fn resuming_from_a_checkpoint_continues_the_same_run() {
     let y = Tensor::from_i32(&c, &labels, &[100]).unwrap();
 
     // Uninterrupted: 10 steps.
-    let model = Mlp::new(&c, 9);
+    let model = mlp(&c, 9);
     let mut opt = Adam::new(0.01);
     let straight: Vec<f32> = (0..10).map(|_| step(&model, &mut opt, &x, &y)).collect();
 
     // Interrupted after 5 steps: save the whole training state, rebuild
     // from the file into a differently initialised model.
-    let model = Mlp::new(&c, 9);
+    let model = mlp(&c, 9);
     let mut opt = Adam::new(0.01);
     let mut resumed: Vec<f32> = (0..5).map(|_| step(&model, &mut opt, &x, &y)).collect();
     training::save_training(&path, &model, &opt, &[("run", "spirals")]).unwrap();
     drop((model, opt));
-    let model = Mlp::new(&c, 1234);
+    let model = mlp(&c, 1234);
     let mut opt = Adam::new(0.01);
     let meta = training::load_training(&c, &path, &model, &mut opt).unwrap();
     assert_eq!(meta["run"], "spirals");
@@ -158,7 +115,7 @@ fn resuming_from_a_checkpoint_continues_the_same_run() {
 
     // A model of another shape is refused before anything is written.
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let other = Mlp { layers: vec![Linear::new(&c, 2, 8, true, &mut rng).unwrap()] };
+    let other = Mlp { layers: vec![Linear::new(&c, 2, 8, true, &mut rng).unwrap()], activation: Activation::Tanh };
     let before = other.layers[0].weight.value().to_vec().unwrap();
     let err = training::load_training(&c, &path, &other, &mut Adam::new(0.01)).unwrap_err().to_string();
     assert!(err.contains("missing") || err.contains("`0.weight`"), "{err}");

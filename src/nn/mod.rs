@@ -5,10 +5,12 @@ pub mod dropout;
 pub mod embedding;
 pub mod linear;
 pub mod loss;
+pub mod mlp;
 
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
+pub use mlp::Mlp;
 
 use crate::autograd::Var;
 

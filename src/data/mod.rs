@@ -1,0 +1,3 @@
+//! Built-in data sets that need no files.
+
+pub mod spirals;
