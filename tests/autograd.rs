@@ -4,38 +4,12 @@
 
 mod common;
 
-use common::{ctx, fresh_ctx, random};
+use common::{ctx, fresh_ctx, gradcheck, random};
 use kairo::autograd::{self, Var};
-use kairo::gradcheck::{check_gradients, numeric_gradients};
 use kairo::ops::{Activation, BinaryOp, ReduceOp, UnaryOp};
 use kairo::{reference, Error, Tensor};
 
-// The GPU backward runs in f32; the numeric side in f64 with ε = 1e-6
-// (truncation error ~ε², rounding ~1e-16/ε). f32 sums over ≤ 50 terms of
-// size ≤ ~10 stay within 1e-4, so 2e-4 absolute plus 1e-3 relative.
-const ATOL: f32 = 2e-4;
-const RTOL: f32 = 1e-3;
-
-/// Checks d(Σ w·f(inputs))/d(inputs) on the GPU against finite differences.
-fn gradcheck(
-    name: &str,
-    inputs: &[(Vec<f32>, Vec<usize>)],
-    gpu: impl Fn(&[Var]) -> kairo::Result<Var>,
-    cpu: impl Fn(&[Vec<f64>]) -> Vec<f64>,
-) {
-    let c = ctx();
-    let vars: Vec<Var> = inputs.iter().map(|(d, s)| Var::parameter(Tensor::from_slice(&c, d, s).unwrap())).collect();
-    let y = gpu(&vars).unwrap();
-    let w = random(y.value().numel(), 99);
-    y.backward_with(Tensor::from_slice(&c, &w, y.shape()).unwrap()).unwrap();
-    let got: Vec<Vec<f32>> = vars.iter().map(|v| v.grad().expect("gradient reached the input").to_vec().unwrap()).collect();
-    let x64: Vec<Vec<f64>> = inputs.iter().map(|(d, _)| d.iter().map(|&v| v as f64).collect()).collect();
-    let w64: Vec<f64> = w.iter().map(|&v| v as f64).collect();
-    let want = numeric_gradients(&cpu, &x64, &w64, 1e-6);
-    if let Err(m) = check_gradients(name, &got, &want, ATOL, RTOL) {
-        panic!("{}", m.report);
-    }
-}
+// Gradient checks go through common::gradcheck (tolerances explained there).
 
 fn input(n: &[usize], seed: u64) -> (Vec<f32>, Vec<usize>) {
     (random(n.iter().product(), seed), n.to_vec())

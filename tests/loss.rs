@@ -5,8 +5,7 @@
 
 mod common;
 
-use common::{assert_close, ctx, random};
-use kairo::gradcheck::{check_gradients, numeric_gradients};
+use common::{assert_close, ctx, gradcheck, random};
 use kairo::nn::loss::{binary_cross_entropy_with_logits, cross_entropy, mse_loss, Reduction};
 use kairo::reference::loss as refl;
 use kairo::{Tensor, Var};
@@ -18,39 +17,12 @@ const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Mean, Reduction:
 const FATOL: f32 = 1e-5;
 const FRTOL: f32 = 1e-5;
 
-// Gradients as tests/autograd.rs: f32 backward vs f64 central differences
-// with ε = 1e-6 (truncation ~ε², rounding ~1e-16/ε): 2e-4 abs + 1e-3 rel.
-const ATOL: f32 = 2e-4;
-const RTOL: f32 = 1e-3;
-
 fn t(data: &[f32], shape: &[usize]) -> Tensor {
     Tensor::from_slice(&ctx(), data, shape).unwrap()
 }
 
 fn param(data: &[f32], shape: &[usize]) -> Var {
     Var::parameter(t(data, shape))
-}
-
-/// d(Σ w·f(inputs))/d(inputs) on the GPU against finite differences; every
-/// input is a parameter.
-fn gradcheck(
-    name: &str,
-    inputs: &[(Vec<f32>, Vec<usize>)],
-    gpu: impl Fn(&[Var]) -> kairo::Result<Var>,
-    cpu: impl Fn(&[Vec<f64>]) -> Vec<f64>,
-) {
-    let c = ctx();
-    let vars: Vec<Var> = inputs.iter().map(|(d, s)| param(d, s)).collect();
-    let y = gpu(&vars).unwrap();
-    let w = random(y.value().numel(), 99);
-    y.backward_with(Tensor::from_slice(&c, &w, y.shape()).unwrap()).unwrap();
-    let got: Vec<Vec<f32>> = vars.iter().map(|v| v.grad().expect("gradient reached the input").to_vec().unwrap()).collect();
-    let x64: Vec<Vec<f64>> = inputs.iter().map(|(d, _)| d.iter().map(|&v| v as f64).collect()).collect();
-    let w64: Vec<f64> = w.iter().map(|&v| v as f64).collect();
-    let want = numeric_gradients(&cpu, &x64, &w64, 1e-6);
-    if let Err(m) = check_gradients(name, &got, &want, ATOL, RTOL) {
-        panic!("{}", m.report);
-    }
 }
 
 fn scaled(n: usize, seed: u64, s: f32) -> Vec<f32> {

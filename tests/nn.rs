@@ -6,18 +6,14 @@ mod common;
 
 use common::{assert_close, ctx, random};
 use kairo::autograd::Var;
-use kairo::gradcheck::{check_gradients, numeric_gradients};
 use kairo::nn::{Dropout, Embedding, Linear, Module};
 use kairo::ops::Activation;
 use kairo::reference::nn as refnn;
 use kairo::{Error, Tensor};
 use rand::SeedableRng;
 
-// Gradients: GPU f32 against central differences of the f64 reference
-// (ε = 1e-6). Sums here run over ≤ 24 terms of size ≤ ~1, so f32 rounding
-// stays near 1e-5; 2e-4 absolute plus 1e-3 relative as tests/autograd.rs.
-const ATOL: f32 = 2e-4;
-const RTOL: f32 = 1e-3;
+// Gradients are checked with common::check_backward (tolerances there);
+// sums here run over ≤ 24 terms of size ≤ ~1.
 
 fn rng() -> rand::rngs::StdRng {
     rand::rngs::StdRng::seed_from_u64(7)
@@ -47,20 +43,9 @@ fn linear_gradcheck(batch: Option<usize>, rows: usize, in_f: usize, out_f: usize
     let want = refnn::linear(&xd, &wd, Some(&bd), total_rows, in_f, out_f, act);
     assert_close("linear forward", &y.value().to_vec().unwrap(), &want, 1e-5, 1e-5);
 
-    let w = random(y.value().numel(), 99);
-    y.backward_with(Tensor::from_slice(&c, &w, y.shape()).unwrap()).unwrap();
-    let got: Vec<Vec<f32>> =
-        [&x, &lin.weight, lin.bias.as_ref().unwrap()].iter().map(|v| v.grad().unwrap().to_vec().unwrap()).collect();
-    let to64 = |v: &[f32]| v.iter().map(|&a| a as f64).collect::<Vec<f64>>();
-    let want = numeric_gradients(
-        &|xs: &[Vec<f64>]| refnn::linear(&xs[0], &xs[1], Some(&xs[2]), total_rows, in_f, out_f, act),
-        &[to64(&xd), to64(&wd), to64(&bd)],
-        &to64(&w),
-        1e-6,
-    );
-    if let Err(m) = check_gradients(&format!("linear {xshape:?} {act:?}"), &got, &want, ATOL, RTOL) {
-        panic!("{}", m.report);
-    }
+    let cpu = |xs: &[Vec<f64>]| refnn::linear(&xs[0], &xs[1], Some(&xs[2]), total_rows, in_f, out_f, act);
+    let params = [&x, &lin.weight, lin.bias.as_ref().unwrap()];
+    common::check_backward(&format!("linear {xshape:?} {act:?}"), &y, &params, &[xd, wd, bd], &cpu);
 }
 
 #[test]
