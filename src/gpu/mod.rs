@@ -218,12 +218,12 @@ impl Context {
     /// Checks a buffer size against the device's limits.
     pub fn check_buffer_size(&self, what: &str, bytes: u64) -> Result<()> {
         let l = &self.0.limits;
-        if bytes > l.max_storage_buffer_binding_size as u64 {
+        if bytes > l.max_storage_buffer_binding_size {
             return Err(Error::OverLimit {
                 what: what.to_string(),
                 needed: bytes,
                 limit_name: "max_storage_buffer_binding_size",
-                limit: l.max_storage_buffer_binding_size as u64,
+                limit: l.max_storage_buffer_binding_size,
             });
         }
         if bytes > l.max_buffer_size {

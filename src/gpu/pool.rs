@@ -23,9 +23,12 @@ pub fn size_class(bytes: u64) -> u64 {
     b.div_ceil(step) * step
 }
 
+/// Free buffers by (usage bits, size class), each with the epoch it was freed in.
+type FreeLists = HashMap<(u32, u64), Vec<(wgpu::Buffer, u64)>>;
+
 #[derive(Default)]
 pub(crate) struct PoolShared {
-    free: Mutex<HashMap<(u32, u64), Vec<(wgpu::Buffer, u64)>>>,
+    free: Mutex<FreeLists>,
     /// Submissions so far; bumped by every `queue.submit` kairo makes.
     pub(crate) epoch: AtomicU64,
     pub(crate) created: AtomicU64,

@@ -270,7 +270,7 @@ pub fn matmul_ex(a: &Tensor, b: &Tensor, o: &MatmulOptions) -> Result<Tensor> {
 }
 
 fn vec4_ok(d: &Dims) -> bool {
-    d.m % 4 == 0 && d.n % 4 == 0 && d.k % 4 == 0 && d.k > 0
+    d.m.is_multiple_of(4) && d.n.is_multiple_of(4) && d.k.is_multiple_of(4) && d.k > 0
 }
 
 fn matmul_into(a: &Tensor, b: &Tensor, out: &Tensor, o: &MatmulOptions, d: Dims) -> Result<()> {
