@@ -34,6 +34,9 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("bench", "bench.wgsl"),
     kernel!("embedding", "embedding.wgsl"),
     kernel!("dropout", "dropout.wgsl"),
+    kernel!("rnn_cell", "rnn_cell.wgsl"),
+    kernel!("lstm_cell", "lstm_cell.wgsl"),
+    kernel!("gru_cell", "gru_cell.wgsl"),
 ];
 
 /// Looks a kernel up by name.

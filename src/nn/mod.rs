@@ -6,6 +6,7 @@ pub mod embedding;
 pub mod linear;
 pub mod loss;
 pub mod mlp;
+pub mod rnn;
 
 pub use dropout::Dropout;
 pub use embedding::Embedding;

@@ -4,6 +4,7 @@
 pub mod loss;
 pub mod nn;
 pub mod optim;
+pub mod rnn;
 
 use crate::ops::{Activation, BinaryOp, ReduceOp, UnaryOp};
 
