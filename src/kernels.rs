@@ -37,6 +37,8 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("rnn_cell", "rnn_cell.wgsl"),
     kernel!("lstm_cell", "lstm_cell.wgsl"),
     kernel!("gru_cell", "gru_cell.wgsl"),
+    kernel!("rnn_layers", "rnn_layers.wgsl"),
+    kernel!("lookahead", "lookahead.wgsl"),
 ];
 
 /// Looks a kernel up by name.

@@ -4,9 +4,11 @@
 pub mod dropout;
 pub mod embedding;
 pub mod linear;
+pub mod lookahead;
 pub mod loss;
 pub mod mlp;
 pub mod rnn;
+pub mod rnn_layers;
 
 pub use dropout::Dropout;
 pub use embedding::Embedding;
