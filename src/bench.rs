@@ -22,13 +22,38 @@ pub struct BenchConfig {
     pub variants: bool,
     /// Dispatches in the overhead measurement.
     pub dispatches: usize,
-    /// Which groups to run: "matmul", "dispatch" (empty: all).
+    /// Which groups to run: "matmul", "dispatch", "rnn" (empty: all; "rnn"
+    /// only when `sizes` is None too, so small-size runs stay quick).
     pub only: Vec<String>,
+    /// The recurrent-layer entries' problem size.
+    pub rnn: RnnBenchShape,
+}
+
+/// Problem size of the `lstm_*` / `gru_*` entries: one layer over x (T, B, I), hidden H.
+#[derive(Clone, Copy, Debug)]
+pub struct RnnBenchShape {
+    pub steps: usize,
+    pub batch: usize,
+    pub input: usize,
+    pub hidden: usize,
+}
+
+impl Default for RnnBenchShape {
+    fn default() -> Self {
+        RnnBenchShape { steps: 50, batch: 32, input: 128, hidden: 256 }
+    }
 }
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        BenchConfig { sizes: None, reps: 10, variants: false, dispatches: 1000, only: Vec::new() }
+        BenchConfig {
+            sizes: None,
+            reps: 10,
+            variants: false,
+            dispatches: 1000,
+            only: Vec::new(),
+            rnn: RnnBenchShape::default(),
+        }
     }
 }
 
@@ -60,6 +85,9 @@ pub struct BenchResult {
     pub us_per_dispatch: Option<f64>,
     /// `gpu_timestamps` or `wall`.
     pub timer: String,
+    /// Compute dispatches recorded by one timed run (RNN entries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatches: Option<u64>,
 }
 
 /// A whole run.
@@ -153,6 +181,7 @@ pub fn bench_matmul(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Be
                     gflops: Some(flops / (ms * 1e-3) / 1e9),
                     us_per_dispatch: None,
                     timer: timer.to_string(),
+                    dispatches: None,
                 };
                 report(&r);
                 out.push(r);
@@ -216,9 +245,68 @@ pub fn bench_dispatch(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&
             gflops: None,
             us_per_dispatch: Some(ms * 1e3 / n as f64),
             timer: "wall".to_string(),
+            dispatches: None,
         };
         report(&r);
         out.push(r);
+    }
+    Ok(out)
+}
+
+/// One recurrent layer (LSTM, GRU) over (T, B, I): `*_forward` is the
+/// forward pass alone (no tape), `*_step` forward, loss = Σ outputs, and
+/// backward to every parameter. Wall time of the work plus its one submit
+/// and wait, median of `reps` (at most 3 on software adapters, where one
+/// LSTM step at the default size takes seconds) after a warm-up;
+/// `dispatches` is what one run records.
+pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+    use crate::autograd::{self, Var};
+    use crate::nn::rnn::{CellKind, Recurrent};
+    let RnnBenchShape { steps, batch, input, hidden } = cfg.rnn;
+    let mut out = Vec::new();
+    for (kind, prefix) in [(CellKind::Lstm, "lstm"), (CellKind::Gru, "gru")] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let layer = Recurrent::new(ctx, kind, input, hidden, &mut rng)?;
+        let x = Var::constant(random(ctx, &[steps, batch, input], 4)?);
+        let forward = || -> Result<()> {
+            crate::no_grad(|| layer.forward(&x, None, None).map(drop))?;
+            ctx.sync()
+        };
+        let step = || -> Result<()> {
+            for p in [&layer.weight_ih, &layer.weight_hh, &layer.bias_ih, &layer.bias_hh] {
+                p.zero_grad();
+            }
+            let o = layer.forward(&x, None, None)?;
+            let flat = autograd::reshape(&o.output, &[steps * batch * hidden])?;
+            autograd::reduce(&flat, 0, ops::ReduceOp::Sum, false)?.backward()?;
+            ctx.sync()
+        };
+        let runs: [(&str, &dyn Fn() -> Result<()>); 2] = [("forward", &forward), ("step", &step)];
+        for (what, run) in runs {
+            run()?; // warm-up: pipelines, pool
+            let before = ctx.counters().dispatches;
+            run()?;
+            let dispatches = ctx.counters().dispatches - before;
+            let mut times = Vec::new();
+            let reps = if is_real_gpu(ctx) { cfg.reps } else { cfg.reps.min(3) };
+            for _ in 0..reps.max(1) {
+                let start = Instant::now();
+                run()?;
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+            let r = BenchResult {
+                name: format!("{prefix}_{what}"),
+                variant: None,
+                sizes: sizes_map(&[("T", steps), ("B", batch), ("I", input), ("H", hidden)]),
+                ms: median(times),
+                gflops: None,
+                us_per_dispatch: None,
+                timer: "wall".to_string(),
+                dispatches: Some(dispatches),
+            };
+            report(&r);
+            out.push(r);
+        }
     }
     Ok(out)
 }
@@ -233,6 +321,9 @@ pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult
     }
     if wants("dispatch") {
         results.extend(bench_dispatch(ctx, cfg, &mut report)?);
+    }
+    if cfg.only.iter().any(|o| o == "rnn") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
+        results.extend(bench_rnn(ctx, cfg, &mut report)?);
     }
     Ok(BenchReport {
         adapter: AdapterReport {
@@ -253,6 +344,8 @@ pub fn format_result(r: &BenchResult) -> String {
         line.push_str(&format!(" {:>10.3} ms {:>9.2} GFLOP/s", r.ms, g));
     } else if let Some(us) = r.us_per_dispatch {
         line.push_str(&format!(" {:>10.3} ms {:>9.2} µs/dispatch", r.ms, us));
+    } else if let Some(d) = r.dispatches {
+        line.push_str(&format!(" {:>10.3} ms {:>9} dispatches", r.ms, d));
     }
     line.push_str(&format!("  [{}]", r.timer));
     line

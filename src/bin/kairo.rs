@@ -3,9 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use kairo::bench::{self, BenchConfig};
 use kairo::gpu::adapter::{self, AdapterChoice};
+use kairo::nn::rnn::CellKind;
+use kairo::train::seq::{self, SeqConfig};
+use rand::SeedableRng;
 use kairo::{Context, Result};
 
 #[derive(Parser)]
@@ -19,7 +22,7 @@ struct Cli {
 enum Command {
     /// List every adapter with backend, type, key limits and optional features.
     Info,
-    /// Benchmark kernels: matmul GFLOP/s and dispatch overhead.
+    /// Benchmark kernels: matmul GFLOP/s, dispatch overhead, LSTM/GRU layer forward and training step.
     Bench {
         /// Square matmul sizes, comma-separated (default 256,512,1024; plus 2048,4096 on real GPUs).
         #[arg(long, value_delimiter = ',')]
@@ -30,15 +33,77 @@ enum Command {
         /// Also time every matmul kernel variant.
         #[arg(long)]
         variants: bool,
-        /// Only these groups: matmul, dispatch.
+        /// Only these groups: matmul, dispatch, rnn (default: all; rnn is skipped when --sizes is given).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Write the results as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Built-in training jobs.
+    Train {
+        #[command(subcommand)]
+        job: TrainJob,
+    },
     /// A short tour on built-in data: a matmul checked against the CPU, an MLP trained on two spirals (writes kairo-spirals.png), kernel benchmarks.
     Demo,
+}
+
+#[derive(Subcommand)]
+enum TrainJob {
+    /// A recurrent net on a synthetic sequence task (the vanishing-gradient lesson).
+    Seq {
+        /// The task (the copy task is not implemented yet).
+        #[arg(long, value_enum, default_value_t = Task::Adding)]
+        task: Task,
+        /// The recurrent cell.
+        #[arg(long, value_enum, default_value_t = Cell::Lstm)]
+        cell: Cell,
+        /// Sequence length T.
+        #[arg(long, default_value_t = 100)]
+        length: usize,
+        /// Optimiser steps (a fresh random batch each).
+        #[arg(long, default_value_t = 2000)]
+        steps: usize,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 64)]
+        hidden: usize,
+        #[arg(long, default_value_t = 0.01)]
+        lr: f32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Held-out MSE every this many steps.
+        #[arg(long, default_value_t = 100)]
+        eval_every: usize,
+        /// Draw ‖∂L/∂x_t‖ against t for all three cells at init (and the trained model) to this PNG.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Task {
+    /// Sum of the two marked numbers (Hochreiter & Schmidhuber).
+    Adding,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Cell {
+    /// Plain tanh RNN.
+    Rnn,
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    fn kind(self) -> CellKind {
+        match self {
+            Cell::Rnn => CellKind::RnnTanh,
+            Cell::Lstm => CellKind::Lstm,
+            Cell::Gru => CellKind::Gru,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -50,6 +115,12 @@ fn main() -> ExitCode {
             let cfg = BenchConfig { sizes, reps, variants, only, ..Default::default() };
             run_bench(&cfg, json.as_deref())
         }
+        Command::Train { job } => match job {
+            TrainJob::Seq { task: Task::Adding, cell, length, steps, batch, hidden, lr, seed, eval_every, plot } => {
+                let cfg = SeqConfig { cell: cell.kind(), length, steps, batch, hidden, lr, seed, eval_every, ..Default::default() };
+                train_seq(&cfg, plot.as_deref())
+            }
+        },
         Command::Demo => demo(),
     };
     match result {
@@ -111,13 +182,89 @@ fn run_bench(cfg: &BenchConfig, json: Option<&Path>) -> Result<()> {
     println!("adapter: {}", ctx.describe());
     println!(
         "timer: {}",
-        if ctx.capabilities().timestamps { "GPU timestamps (matmul), wall time (dispatch)" } else { "wall time" }
+        if ctx.capabilities().timestamps { "GPU timestamps (matmul), wall time (dispatch, rnn)" } else { "wall time" }
     );
     let report = bench::run(&ctx, cfg, |r| println!("{}", bench::format_result(r)))?;
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report).expect("report serialises");
         write_atomic(path, text.as_bytes())?;
         println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn cell_name(kind: CellKind) -> &'static str {
+    match kind {
+        CellKind::RnnTanh => "rnn",
+        CellKind::Lstm => "lstm",
+        CellKind::Gru => "gru",
+    }
+}
+
+fn train_seq(cfg: &SeqConfig, plot: Option<&Path>) -> Result<()> {
+    let ctx = Context::new()?;
+    println!("adapter: {}", ctx.describe());
+    println!(
+        "adding problem: {} cell, T = {}, hidden {}, batch {}, {} Adam steps (lr {}, clip {}), seed {}",
+        cell_name(cfg.cell),
+        cfg.length,
+        cfg.hidden,
+        cfg.batch,
+        cfg.steps,
+        cfg.lr,
+        cfg.clip,
+        cfg.seed
+    );
+    println!("baseline (always answer 1): MSE {:.3}", seq::ADDING_BASELINE_MSE);
+    let bar = indicatif::ProgressBar::new(cfg.steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  loss {msg}  {per_sec}").expect("valid template"),
+    );
+    let run = seq::train_adding(&ctx, cfg, |p| {
+        bar.set_message(format!("{:.4}", p.loss));
+        bar.inc(1);
+        if let Some(m) = p.test_mse {
+            bar.suspend(|| println!("step {:>6}: test MSE {m:.4}", p.step + 1));
+        }
+    })?;
+    bar.finish();
+    let verdict = if run.test_mse < 0.05 {
+        "solved"
+    } else if run.test_mse < 0.1 {
+        "partly learned"
+    } else {
+        "not learned (baseline 0.167)"
+    };
+    println!("final test MSE {:.4}: {verdict}", run.test_mse);
+    if let Some(path) = plot {
+        let mut curves = Vec::new();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+        for kind in [CellKind::RnnTanh, CellKind::Lstm, CellKind::Gru] {
+            let model = seq::SeqModel::new(&ctx, kind, cfg.hidden, &mut rng)?;
+            let values = seq::input_grad_norms(&ctx, &model, cfg.length, cfg.batch, cfg.seed)?;
+            curves.push(seq::Curve { label: format!("{} (init)", cell_name(kind)), color: seq::cell_color(kind), values });
+        }
+        let trained = seq::input_grad_norms(&ctx, &run.model, cfg.length, cfg.batch, cfg.seed)?;
+        let c = seq::cell_color(cfg.cell);
+        curves.push(seq::Curve {
+            label: format!("{} (trained)", cell_name(cfg.cell)),
+            color: [c[0] / 2, c[1] / 2, c[2] / 2],
+            values: trained,
+        });
+        seq::render_log_plot(&curves, 640, 400, path)?;
+        println!(
+            "\n‖∂L/∂x_t‖ per step t (proxy for ‖∂L/∂h_t‖: how much gradient from the loss at step T reaches step t), log y axis:"
+        );
+        for c in &curves {
+            let (first, last) = (c.values[0], c.values[c.values.len() - 1]);
+            println!(
+                "  {:<16} t=1: {first:.2e}  t=T: {last:.2e}  ratio {:.1e}   legend box rgb{:?}",
+                c.label,
+                first / last,
+                c.color
+            );
+        }
+        println!("wrote {} (legend top right, in the order above)", path.display());
     }
     Ok(())
 }

@@ -22,3 +22,4 @@ pub fn optimizer_step(module: &dyn Module, opt: &mut dyn Optimizer) -> Result<()
     opt.step(&pairs)
 }
 pub mod spirals;
+pub mod seq;
