@@ -1,20 +1,23 @@
-// gru_cell.wgsl: one time step of a GRU layer (torch.nn.GRU), forward and
-// backward. Gates (r, z, n) in that order in the 3H rows of the weights.
+// gru_cell.wgsl: the elementwise part of one time step of a GRU layer
+// (torch.nn.GRU), forward and backward. Gates (r, z, n) in that order in the
+// 3H rows of the weights.
 //
-// forward, step t (xw = x·W_ihᵀ + b_ih precomputed for all steps by one matmul):
-//   hn = h_{t-1}·W_hnᵀ + b_hn                  (kept per step: the backward needs it)
-//   r = σ(xw_t[r] + h_{t-1}·W_hrᵀ + b_hr)
-//   z = σ(xw_t[z] + h_{t-1}·W_hzᵀ + b_hz)
+// forward, step t (xw = x·W_ihᵀ + b_ih precomputed for all steps by one matmul;
+// hw = h_{t-1}·W_hhᵀ + b_hh by one matmul per step on the host side):
+//   hn = hw[n] = h_{t-1}·W_hnᵀ + b_hn           (kept per step: the backward needs it)
+//   r = σ(xw_t[r] + hw[r])
+//   z = σ(xw_t[z] + hw[z])
 //   n = tanh(xw_t[n] + r ⊙ hn)
 //   h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
-// backward, step t (t = T−1 … 0, one dispatch each):
-//   dh_t = dy_t + dGhh_{t+1}·W_hh + z_{t+1} ⊙ dh_{t+1}  (last two only for t < T−1)
+// backward, step t (t = T−1 … 0, one dispatch each, after the host's matmul
+// dhh = dGhh_{t+1}·W_hh):
+//   dh_t = dy_t + dhh + z_{t+1} ⊙ dh_{t+1}     (last two only for t < T−1)
 //   dn' = dh⊙(1−z)⊙(1−n²)   dr' = dn'⊙hn⊙r(1−r)   dz' = dh⊙(h_{t-1}−n)⊙z(1−z)
 //   dGih_t = [dr', dz', dn']   (gradient of xw_t, the input side)
 //   dGhh_t = [dr', dz', dn'⊙r] (gradient of h_{t-1}·W_hhᵀ + b_hh, the hidden side)
-// after the sweep: dh_0 = dGhh_0·W_hh + z_0 ⊙ dh_0' (gru_backward_h0).
+// after the sweep: dh_0 = dGhh_0·W_hh + z_0 ⊙ dh_0' (a host matmul and add).
 //
-// One invocation per (b, j); loops of 3H iterations (host keeps 3H ≤ 4096).
+// One invocation per (b, j), no loops.
 //   i = (workgroup_id.y * num_workgroups.x + workgroup_id.x) * 64 + local_id.x
 
 struct Params {
@@ -30,8 +33,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xw: array<f32>;            // xw: (T, B, 3H)  x·W_ihᵀ + b_ih
-@group(0) @binding(2) var<storage, read> w_hh: array<f32>;          // W_hh: (3H, H)
-@group(0) @binding(3) var<storage, read> b_hh: array<f32>;          // b_hh: (3H,)
 @group(0) @binding(4) var<storage, read> h0: array<f32>;            // h0: (B, H)
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;     // y: (T, B, H)  h_1 … h_T
 @group(0) @binding(7) var<storage, read_write> hprev: array<f32>;   // hprev: (T, B, H)  h_0 … h_{T−1}
@@ -41,7 +42,10 @@ struct Params {
 @group(0) @binding(11) var<storage, read_write> dg: array<f32>;     // dGih: (T, B, 3H)
 @group(0) @binding(12) var<storage, read_write> dghh: array<f32>;   // dGhh: (T, B, 3H)
 @group(0) @binding(13) var<storage, read_write> dh_carry: array<f32>; // (B, H)  z_{t+1} ⊙ dh_{t+1}
-@group(0) @binding(14) var<storage, read_write> dh0: array<f32>;    // dh0: (B, H)
+@group(0) @binding(17) var<storage, read> hw: array<f32>;           // hw: (B, 3H)  h_{t-1}·W_hhᵀ + b_hh
+@group(0) @binding(18) var<storage, read_write> hcur: array<f32>;   // h_t: (B, H)  next step's matmul input
+@group(0) @binding(19) var<storage, read> dhh: array<f32>;          // dhh: (B, H)  dGhh_{t+1}·W_hh (t < T−1)
+@group(0) @binding(20) var<storage, read_write> dgstep: array<f32>; // dGhh_t: (B, 3H)  next matmul's input
 
 fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
     return (wid.y * nwg.x + wid.x) * 64u + lid.x;
@@ -49,19 +53,6 @@ fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
 
 fn sigmoid(x: f32) -> f32 {
     return 1.0 / (1.0 + exp(-x));
-}
-
-// W_hh[row, :] · h_{t−1}[b, :]; h_{−1} is h0.
-fn hh_dot(row: u32, b: u32) -> f32 {
-    let H = p.hidden;
-    var s = 0.0;
-    if (p.t == 0u) {
-        for (var k = 0u; k < H; k++) { s += w_hh[row * H + k] * h0[b * H + k]; }
-    } else {
-        let hb = (p.t * p.batch + b) * H;
-        for (var k = 0u; k < H; k++) { s += w_hh[row * H + k] * hprev[hb + k]; }
-    }
-    return s;
 }
 
 @compute @workgroup_size(64, 1, 1)
@@ -74,11 +65,12 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let j = idx % H;
     let o = (p.t * p.batch + b) * H + j;
     let base = (p.t * p.batch + b) * 3u * H;
+    let hb = b * 3u * H;
     var hp = 0.0;
     if (p.t == 0u) { hp = h0[b * H + j]; } else { hp = hprev[o]; }
-    let r = sigmoid(xw[base + j] + hh_dot(j, b) + b_hh[j]);
-    let z = sigmoid(xw[base + H + j] + hh_dot(H + j, b) + b_hh[H + j]);
-    let hn_t = hh_dot(2u * H + j, b) + b_hh[2u * H + j];
+    let r = sigmoid(xw[base + j] + hw[hb + j]);
+    let z = sigmoid(xw[base + H + j] + hw[hb + H + j]);
+    let hn_t = hw[hb + 2u * H + j];
     let n = tanh(xw[base + 2u * H + j] + r * hn_t);
     let h = (1.0 - z) * n + z * hp;
     act[base + j] = r;
@@ -86,6 +78,7 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     act[base + 2u * H + j] = n;
     hn[o] = hn_t;
     out[o] = h;
+    hcur[idx] = h;
     if (p.t == 0u) { hprev[b * H + j] = hp; }
     if (p.t + 1u < p.steps) { hprev[o + p.batch * H] = h; }
 }
@@ -100,11 +93,11 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     let j = idx % H;
     let o = (p.t * p.batch + b) * H + j;
     let base = (p.t * p.batch + b) * 3u * H;
+    let sb = b * 3u * H;
     var dh = dy[o];
     if (p.t + 1u < p.steps) {
-        // step t+1 reads h_t through h_t·W_hhᵀ and through z ⊙ h_t
-        let gb = ((p.t + 1u) * p.batch + b) * 3u * H;
-        for (var k = 0u; k < 3u * H; k++) { dh += dghh[gb + k] * w_hh[k * H + j]; }
+        // step t+1 reads h_t through h_t·W_hhᵀ (the host's matmul) and through z ⊙ h_t
+        dh += dhh[idx];
         dh += dh_carry[idx];
     }
     let r = act[base + j];
@@ -121,19 +114,8 @@ fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     dghh[base + j] = drp;
     dghh[base + H + j] = dzp;
     dghh[base + 2u * H + j] = dnp * r;
+    dgstep[sb + j] = drp;
+    dgstep[sb + H + j] = dzp;
+    dgstep[sb + 2u * H + j] = dnp * r;
     dh_carry[idx] = dh * z;
-}
-
-@compute @workgroup_size(64, 1, 1)
-fn gru_backward_h0(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_id) lid: vec3<u32>) {
-    let idx = flat_index(wid, nwg, lid);
-    let H = p.hidden;
-    if (idx >= p.batch * H) { return; }
-    let b = idx / H;
-    let j = idx % H;
-    // step 0 reads h0 through h0·W_hhᵀ and through z_0 ⊙ h0
-    var s = dh_carry[idx];
-    for (var k = 0u; k < 3u * H; k++) { s += dghh[b * 3u * H + k] * w_hh[k * H + j]; }
-    dh0[idx] = s;
 }

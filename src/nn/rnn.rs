@@ -4,11 +4,14 @@
 //! lstm_cell.wgsl, gru_cell.wgsl).
 //!
 //! Data flow of a forward: the input projection of all steps is one matmul,
-//! xw = x·W_ihᵀ + b_ih, (T·B, G·H); then one fused dispatch per step computes
-//! h_{t-1}·W_hhᵀ + b_hh itself, the gates and the state update, and saves
-//! what the backward needs. The backward is a reverse sweep of one dispatch
-//! per step producing the gate pre-activation gradients dG (T, B, G·H) and
-//! the carried dh (and dc); after it, dW_ih = dGᵀ·x, dW_hh = dGᵀ·h_prev and
+//! xw = x·W_ihᵀ + b_ih, (T·B, G·H); then each step is one matmul
+//! hw = h_{t-1}·W_hhᵀ + b_hh, (B, G·H), and one fused elementwise dispatch
+//! that applies the gates and the state update, writes h_t to a (B, H)
+//! tensor for the next step's matmul and saves what the backward needs.
+//! The backward is a reverse sweep of, per step, one matmul
+//! dhh = dG_{t+1}·W_hh (t < T−1) and one elementwise dispatch producing the
+//! gate pre-activation gradients dG (T, B, G·H) and the carried dh (and dc);
+//! after it, dh_0 = dG_0·W_hh, dW_ih = dGᵀ·x, dW_hh = dGᵀ·h_prev and
 //! dx = dG·W_ih are one matmul each over all steps and the biases one sum.
 //! Nothing is read back.
 //!
@@ -18,8 +21,8 @@
 //! backward scatters into a zero gradient), so gradients reaching the layer
 //! through any mix of them add up on the tape.
 //!
-//! Limit: each invocation loops over the G·H rows of W_hh, so G·H ≤ 4096
-//! (llvmpipe caps loop iterations per invocation); larger sizes are an error.
+//! Limit: G·H ≤ 4096 (kept from the fused kernels that looped over the rows
+//! of W_hh); larger sizes are an error.
 
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
@@ -320,14 +323,26 @@ impl Recurrent {
         };
         let groups = grid_1d(&ctx, (batch * hidden).div_ceil(WORKGROUP) as u64)?;
         let forward_entry = kind.entry("forward");
+        // h_t of the latest step, the next step's matmul input.
+        let hcur = Tensor::empty(&ctx, &[batch, hidden], DType::F32)?;
         for t in 0..steps {
+            // hw = h_{t-1}·W_hhᵀ + b_hh, (B, G·H)
+            let hw = ops::matmul_ex(
+                if t == 0 { h0.value() } else { &hcur },
+                self.weight_hh.value(),
+                &MatmulOptions {
+                    trans_b: true,
+                    bias: Some(self.bias_hh.value()),
+                    ..Default::default()
+                },
+            )?;
             let mut b = vec![
                 xw.binding(1),
-                self.weight_hh.value().binding(2),
-                self.bias_hh.value().binding(3),
                 h0.value().binding(4),
                 out.binding(6),
                 hprev.binding(7),
+                hw.binding(17),
+                hcur.binding(18),
             ];
             if let Some(c0) = &c0 {
                 b.push(c0.value().binding(5));
@@ -385,14 +400,26 @@ impl Recurrent {
                     None
                 };
                 let carry = Tensor::empty(ctx, &[batch, hidden], DType::F32)?;
+                // dG_t (hidden side) of the latest step, (B, G·H): the next matmul's input.
+                let dgstep = Tensor::empty(ctx, &[batch, g * hidden], DType::F32)?;
+                let mm = |a: &Tensor, w: &Tensor, trans_a: bool| {
+                    ops::matmul_ex(
+                        a,
+                        w,
+                        &MatmulOptions {
+                            trans_a,
+                            ..Default::default()
+                        },
+                    )
+                };
                 let mut b = vec![
-                    w_hh.binding(2),
                     h0v.binding(4),
                     y.binding(6),
                     hprev.binding(7),
                     dy.binding(10),
                     dg.binding(11),
                     carry.binding(13),
+                    dgstep.binding(20),
                 ];
                 if let Some(c0) = inputs.get(6) {
                     b.push(c0.value().binding(5));
@@ -410,41 +437,36 @@ impl Recurrent {
                         t: t as u32,
                         ..base
                     };
+                    // dhh = dG_{t+1}·W_hh; at t = T−1 the kernel reads none
+                    // (dy, read-only, stands in for the binding).
+                    let dhh = if t + 1 < steps {
+                        Some(mm(&dgstep, w_hh, false)?)
+                    } else {
+                        None
+                    };
+                    let mut bt = b.clone();
+                    bt.push(dhh.as_ref().unwrap_or(dy).binding(19));
                     ctx.dispatch(
                         kind.kernel(),
                         &backward_entry,
                         &[],
                         bytemuck::bytes_of(&p),
-                        &b,
+                        &bt,
                         groups,
                     )?;
                 }
                 let dh0 = if want(5) {
-                    let dh0 = Tensor::empty(ctx, &[batch, hidden], DType::F32)?;
-                    b.push(dh0.binding(14));
-                    ctx.dispatch(
-                        kind.kernel(),
-                        &kind.entry("backward_h0"),
-                        &[],
-                        bytemuck::bytes_of(&base),
-                        &b,
-                        groups,
-                    )?;
-                    Some(dh0)
+                    // dh_0 = dG_0·W_hh (+ z_0 ⊙ dh_0 for GRU, the carry)
+                    let d = mm(&dgstep, w_hh, false)?;
+                    Some(if kind == CellKind::Gru {
+                        ops::add(&d, &carry)?
+                    } else {
+                        d
+                    })
                 } else {
                     None
                 };
                 let dg_hh = dghh.as_ref().unwrap_or(&dg);
-                let mm = |a: &Tensor, w: &Tensor, trans_a: bool| {
-                    ops::matmul_ex(
-                        a,
-                        w,
-                        &MatmulOptions {
-                            trans_a,
-                            ..Default::default()
-                        },
-                    )
-                };
                 let x2 = xv.reshape(&[steps * batch, input_size])?;
                 let h2 = hprev.reshape(&[steps * batch, hidden])?;
                 let dx = if want(0) {
