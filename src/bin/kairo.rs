@@ -170,13 +170,6 @@ fn info() -> Result<()> {
     Ok(())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| kairo::Error::Io { path: path.display().to_string(), source };
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
-}
-
 fn run_bench(cfg: &BenchConfig, json: Option<&Path>) -> Result<()> {
     let ctx = Context::new()?;
     println!("adapter: {}", ctx.describe());
@@ -187,7 +180,7 @@ fn run_bench(cfg: &BenchConfig, json: Option<&Path>) -> Result<()> {
     let report = bench::run(&ctx, cfg, |r| println!("{}", bench::format_result(r)))?;
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report).expect("report serialises");
-        write_atomic(path, text.as_bytes())?;
+        kairo::io::atomic::write_atomic(path, text.as_bytes())?;
         println!("wrote {}", path.display());
     }
     Ok(())

@@ -10,14 +10,13 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsString;
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::{Metadata, TensorView};
 use safetensors::{Dtype, SafeTensors, View};
 
+pub use super::atomic::temporary_path;
+use super::atomic::write_atomic;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::tensor::{DType, Tensor};
@@ -148,53 +147,9 @@ pub fn save(path: &Path, tensors: &[(&str, &Tensor)], metadata: &[(&str, &str)])
     let info = if info.is_empty() { None } else { Some(info) };
     let bytes = safetensors::serialize(host.iter().map(|(n, t)| (*n, t)), info)
         .map_err(|e| problem(path, format!("could not serialise: {e}")))?;
-    write_atomically(path, &bytes)
+    write_atomic(path, &bytes)
 }
 
-/// `path` with ".tmp" appended: the name a save writes before renaming.
-pub fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = OsString::from(path.as_os_str());
-    name.push(".tmp");
-    PathBuf::from(name)
-}
-
-/// Writes `bytes` to `path` + ".tmp", fsyncs, renames over `path`, fsyncs the directory.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temporary_path(path);
-    if let Err(e) = write_synced(&tmp, bytes) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, path).map_err(|e| io_error(path, e))?;
-    sync_directory(path);
-    Ok(())
-}
-
-/// Creates `path`, writes `bytes` and flushes them to disk.
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = File::create(path).map_err(|e| io_error(path, e))?;
-    file.write_all(bytes).map_err(|e| io_error(path, e))?;
-    file.flush().map_err(|e| io_error(path, e))?;
-    file.sync_all().map_err(|e| io_error(path, e))
-}
-
-/// Best-effort fsync of the directory holding `path`, so the rename itself
-/// is durable. Some platforms and filesystems refuse it; the rename has
-/// already happened by then, so a refusal is not reported.
-fn sync_directory(path: &Path) {
-    #[cfg(unix)]
-    {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-}
 
 /// The whole file's bytes.
 fn read_file(path: &Path) -> Result<Vec<u8>> {

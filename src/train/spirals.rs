@@ -86,9 +86,5 @@ pub fn render_png(run: &SpiralRun, ctx: &Context, size: u32, path: &Path) -> Res
             }
         }
     }
-    let io = |source| Error::Io { path: path.display().to_string(), source };
-    let tmp = path.with_extension("png.tmp");
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|e| Error::Io { path: tmp.display().to_string(), source: std::io::Error::other(e.to_string()) })?;
-    std::fs::rename(&tmp, path).map_err(io)
+    crate::io::atomic::write_png(path, &img)
 }
