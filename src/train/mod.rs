@@ -24,3 +24,4 @@ pub fn optimizer_step(module: &dyn Module, opt: &mut dyn Optimizer) -> Result<()
 pub mod spirals;
 pub mod seq;
 pub mod seq_copy;
+pub mod text;
