@@ -8,6 +8,8 @@ use kairo::bench::{self, BenchConfig};
 use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::nn::rnn::CellKind;
 use kairo::train::seq::{self, SeqConfig};
+use kairo::train::seq_copy::CopySpec;
+
 use rand::SeedableRng;
 use kairo::{Context, Result};
 
@@ -45,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         job: TrainJob,
     },
+    /// Generate from a trained model.
+    Sample {
+        #[command(subcommand)]
+        job: SampleJob,
+    },
     /// A short tour on built-in data: a matmul checked against the CPU, an MLP trained on two spirals (writes kairo-spirals.png), kernel benchmarks.
     Demo,
 }
@@ -53,13 +60,13 @@ enum Command {
 enum TrainJob {
     /// A recurrent net on a synthetic sequence task (the vanishing-gradient lesson).
     Seq {
-        /// The task (the copy task is not implemented yet).
+        /// The task.
         #[arg(long, value_enum, default_value_t = Task::Adding)]
         task: Task,
         /// The recurrent cell.
         #[arg(long, value_enum, default_value_t = Cell::Lstm)]
         cell: Cell,
-        /// Sequence length T.
+        /// Sequence length T (adding), the delay between symbols and go marker (copy); unused by text.
         #[arg(long, default_value_t = 100)]
         length: usize,
         /// Optimiser steps (a fresh random batch each).
@@ -67,15 +74,24 @@ enum TrainJob {
         steps: usize,
         #[arg(long, default_value_t = 64)]
         batch: usize,
-        #[arg(long, default_value_t = 64)]
-        hidden: usize,
+        /// Hidden size (default 64; 128 for text).
+        #[arg(long)]
+        hidden: Option<usize>,
         #[arg(long, default_value_t = 0.01)]
         lr: f32,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Held-out MSE every this many steps.
+        /// Held-out MSE (adding) or loss and accuracy (copy) every this many steps.
         #[arg(long, default_value_t = 100)]
         eval_every: usize,
+        /// Copy task: symbols to remember.
+        #[arg(long, default_value_t = 10)]
+        symbols: usize,
+        /// Copy task: alphabet size.
+        #[arg(long, default_value_t = 8)]
+        alphabet: usize,
+        #[command(flatten)]
+        text: TextArgs,
         /// Draw ‖∂L/∂x_t‖ against t for all three cells at init (and the trained model) to this PNG.
         #[arg(long)]
         plot: Option<PathBuf>,
@@ -86,6 +102,70 @@ enum TrainJob {
 enum Task {
     /// Sum of the two marked numbers (Hochreiter & Schmidhuber).
     Adding,
+    /// Reproduce k symbols after a delay and a go marker.
+    Copy,
+    /// Character-level language model on --data FILE (or the built-in corpus).
+    Text,
+}
+
+/// Options of `train seq --task text`.
+#[derive(clap::Args)]
+struct TextArgs {
+    /// Text: a UTF-8 file to learn (default: the built-in corpus).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Text: recurrent layers.
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    /// Text: embedding width.
+    #[arg(long, default_value_t = 32)]
+    embed: usize,
+    /// Text: truncated-BPTT length (characters per stream per step).
+    #[arg(long, default_value_t = 64)]
+    seq_len: usize,
+    /// Text: dropout between recurrent layers.
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f32,
+    /// Text: gradient clipping (global norm).
+    #[arg(long, default_value_t = 5.0)]
+    clip: f32,
+    /// Text: print a sample every this many steps (0: only at the end).
+    #[arg(long, default_value_t = 200)]
+    sample_every: usize,
+    /// Text: characters per sample.
+    #[arg(long, default_value_t = 200)]
+    sample_len: usize,
+    /// Text: sampling temperature (0: always the likeliest character).
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f32,
+    /// Text: samples start from this text.
+    #[arg(long, default_value = "The ")]
+    prompt: String,
+    /// Text: checkpoint file (model, optimiser, vocabulary), written kill-safely.
+    #[arg(long, default_value = "kairo-text.safetensors")]
+    checkpoint: PathBuf,
+    /// Text: save the checkpoint every this many steps (and at the end).
+    #[arg(long, default_value_t = 200)]
+    checkpoint_every: usize,
+}
+
+#[derive(Subcommand)]
+enum SampleJob {
+    /// Sample text from a character model saved by `train seq --task text`.
+    Seq {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, default_value = "The ")]
+        prompt: String,
+        /// Characters to generate.
+        #[arg(long, default_value_t = 500)]
+        len: usize,
+        /// 0: always the likeliest character; higher: bolder.
+        #[arg(long, default_value_t = 0.8)]
+        temperature: f32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -116,11 +196,19 @@ fn main() -> ExitCode {
             run_bench(&cfg, json.as_deref())
         }
         Command::Train { job } => match job {
-            TrainJob::Seq { task: Task::Adding, cell, length, steps, batch, hidden, lr, seed, eval_every, plot } => {
+            TrainJob::Seq { task, cell, length, steps, batch, hidden, lr, seed, eval_every, plot, symbols, alphabet, text } => {
+                let hidden = hidden.unwrap_or(if matches!(task, Task::Text) { 128 } else { 64 });
                 let cfg = SeqConfig { cell: cell.kind(), length, steps, batch, hidden, lr, seed, eval_every, ..Default::default() };
-                train_seq(&cfg, plot.as_deref())
+                match task {
+                    Task::Adding => train_seq(&cfg, plot.as_deref()),
+                    Task::Copy => seq_cli::train_copy(&cfg, &CopySpec { symbols, alphabet, delay: length }),
+                    Task::Text => seq_cli::train_text(&cfg, &text),
+                }
             }
         },
+        Command::Sample { job: SampleJob::Seq { checkpoint, prompt, len, temperature, seed } } => {
+            seq_cli::sample_text(&checkpoint, &prompt, len, temperature, seed)
+        }
         Command::Demo => demo(),
     };
     match result {
@@ -304,4 +392,170 @@ fn demo() -> Result<()> {
     let cfg = BenchConfig { sizes: Some(vec![256, 512]), reps: 5, dispatches: 200, ..Default::default() };
     bench::run(&ctx, &cfg, |r| println!("   {}", bench::format_result(r)))?;
     Ok(())
+}
+
+/// `train seq --task copy|text` and `sample seq`: printing and progress
+/// bars around the library's training loops.
+mod seq_cli {
+    use std::path::Path;
+
+    use kairo::data::text::TextCorpus;
+    use kairo::train::seq::SeqConfig;
+    use kairo::train::seq_copy::{self, CopySpec};
+    use kairo::train::text::{self, CharModel, CharShape, TextConfig};
+    use kairo::{Context, Result};
+    use rand::SeedableRng;
+
+    use super::{cell_name, TextArgs};
+
+    fn bar(steps: usize) -> indicatif::ProgressBar {
+        let bar = indicatif::ProgressBar::new(steps as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  loss {msg}  {per_sec}  eta {eta}")
+                .expect("valid template"),
+        );
+        bar
+    }
+
+    pub fn train_copy(cfg: &SeqConfig, spec: &CopySpec) -> Result<()> {
+        let ctx = Context::new()?;
+        println!("adapter: {}", ctx.describe());
+        println!(
+            "copy task: {} symbols of {}, delay {}, go marker, then the answer ({} steps per sequence); {} cell, hidden {}, batch {}, {} Adam steps (lr {}, clip {}), seed {}",
+            spec.symbols,
+            spec.alphabet,
+            spec.delay,
+            spec.steps(),
+            cell_name(cfg.cell),
+            cfg.hidden,
+            cfg.batch,
+            cfg.steps,
+            cfg.lr,
+            cfg.clip,
+            cfg.seed
+        );
+        println!(
+            "baseline (guessing): loss {:.3} nats/symbol, accuracy {:.1}%",
+            spec.baseline_loss(),
+            100.0 * spec.baseline_accuracy()
+        );
+        let bar = bar(cfg.steps);
+        let run = seq_copy::train_copy(&ctx, cfg, spec, |p| {
+            bar.set_message(format!("{:.4}", p.loss));
+            bar.inc(1);
+            if let Some(e) = p.eval {
+                bar.suspend(|| {
+                    println!("step {:>6}: test loss {:.4}, accuracy {:.1}%", p.step + 1, e.loss, 100.0 * e.accuracy)
+                });
+            }
+        })?;
+        bar.finish();
+        let e = run.eval;
+        let verdict = if e.accuracy > 0.95 {
+            "solved"
+        } else if e.accuracy > 2.0 * spec.baseline_accuracy() {
+            "partly learned"
+        } else {
+            "not learned (near guessing)"
+        };
+        println!(
+            "final test loss {:.4} (guessing {:.3}), accuracy {:.1}% (guessing {:.1}%): {verdict}",
+            e.loss,
+            spec.baseline_loss(),
+            100.0 * e.accuracy,
+            100.0 * spec.baseline_accuracy()
+        );
+        Ok(())
+    }
+
+    pub fn train_text(cfg: &SeqConfig, a: &TextArgs) -> Result<()> {
+        let corpus = match &a.data {
+            Some(path) => TextCorpus::from_file(path)?,
+            None => TextCorpus::builtin(),
+        };
+        let ctx = Context::new()?;
+        println!("adapter: {}", ctx.describe());
+        let source = a.data.as_ref().map_or("the built-in corpus".to_string(), |p| p.display().to_string());
+        println!(
+            "text: {source}: {} characters, vocabulary of {}; unigram entropy {:.3} nats/char, uniform ln(V) = {:.3}",
+            corpus.ids.len(),
+            corpus.vocab.len(),
+            corpus.unigram_entropy(),
+            (corpus.vocab.len() as f32).ln()
+        );
+        let tc = TextConfig {
+            shape: CharShape { cell: cfg.cell, embed: a.embed, hidden: cfg.hidden, layers: a.layers },
+            dropout: a.dropout,
+            seq_len: a.seq_len,
+            batch: cfg.batch,
+            steps: cfg.steps,
+            lr: cfg.lr,
+            clip: a.clip,
+            seed: cfg.seed,
+            sample_every: a.sample_every,
+            sample_len: a.sample_len,
+            temperature: a.temperature,
+            prompt: a.prompt.clone(),
+            checkpoint: Some(a.checkpoint.clone()),
+            checkpoint_every: a.checkpoint_every,
+        };
+        println!(
+            "model: embedding {} -> {} x {} {} -> linear {}; truncated BPTT over {} chars x {} streams, {} Adam steps (lr {}, clip {}), seed {}",
+            tc.shape.embed,
+            tc.shape.layers,
+            tc.shape.hidden,
+            cell_name(tc.shape.cell),
+            corpus.vocab.len(),
+            tc.seq_len,
+            tc.batch,
+            tc.steps,
+            tc.lr,
+            tc.clip,
+            tc.seed
+        );
+        let bar = bar(tc.steps);
+        let mut recent = std::collections::VecDeque::new();
+        let run = text::train_text(&ctx, &corpus, &tc, |p| {
+            recent.push_back(p.loss);
+            if recent.len() > 20 {
+                recent.pop_front();
+            }
+            let avg = recent.iter().sum::<f32>() / recent.len() as f32;
+            bar.set_message(format!("{avg:.3} nats/char"));
+            bar.inc(1);
+            if let Some(s) = &p.sample {
+                bar.suspend(|| println!("--- step {} (T = {}):\n{}{}\n---", p.step + 1, tc.temperature, tc.prompt, s));
+            }
+        })?;
+        bar.finish();
+        println!(
+            "loss over the whole text: {:.3} nats/char ({:.3} bits/char; unigram entropy {:.3})",
+            run.final_loss,
+            run.final_loss / std::f32::consts::LN_2,
+            corpus.unigram_entropy()
+        );
+        println!(
+            "wrote {} (sample with: kairo sample seq --checkpoint {} --prompt \"...\")",
+            a.checkpoint.display(),
+            a.checkpoint.display()
+        );
+        Ok(())
+    }
+
+    pub fn sample_text(path: &Path, prompt: &str, len: usize, temperature: f32, seed: u64) -> Result<()> {
+        let ctx = Context::new()?;
+        let model = CharModel::load(&ctx, path)?;
+        eprintln!(
+            "{}: {} x {} {}, vocabulary of {}; temperature {temperature}, seed {seed}",
+            path.display(),
+            model.shape.layers,
+            model.shape.hidden,
+            cell_name(model.shape.cell),
+            model.vocab.len()
+        );
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let text = text::sample(&ctx, &model, prompt, len, temperature, &mut rng)?;
+        println!("{prompt}{text}");
+        Ok(())
+    }
 }
