@@ -124,3 +124,35 @@ fn char_lstm_learns_the_builtin_corpus_and_its_checkpoint_samples_alike() {
     assert!(e.contains("not a character-model checkpoint"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn command_line_trains_saves_and_samples() {
+    let dir = temp_dir("cli");
+    let data = dir.join("tiny.txt");
+    std::fs::write(&data, "abcabcabcabd ".repeat(8)).unwrap();
+    let ckpt = dir.join("tiny.safetensors");
+    let kairo = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_kairo")).args(args).output().unwrap();
+    let text = |o: &std::process::Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let (d, c) = (data.to_str().unwrap(), ckpt.to_str().unwrap());
+    let o = kairo(&[
+        "train", "seq", "--task", "text", "--data", d, "--cell", "gru", "--layers", "1", "--hidden", "16", "--embed", "8",
+        "--batch", "4", "--seq-len", "8", "--steps", "4", "--sample-every", "2", "--sample-len", "5", "--prompt", "ab",
+        "--checkpoint", c,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("vocabulary of 5") && out.contains("--- step 2") && out.contains("nats/char"), "{out}");
+    let o = kairo(&["sample", "seq", "--checkpoint", c, "--prompt", "abc", "--len", "7", "--temperature", "0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let first = String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_string();
+    assert!(first.starts_with("abc") && first.chars().count() == 10, "{first:?}");
+    let o = kairo(&["train", "seq", "--task", "text", "--data", dir.join("missing.txt").to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("missing.txt"), "{}", text(&o));
+    let o = kairo(&[
+        "train", "seq", "--task", "copy", "--length", "2", "--symbols", "2", "--alphabet", "3", "--steps", "2",
+        "--hidden", "8", "--batch", "4", "--eval-every", "1",
+    ]);
+    let out = text(&o);
+    assert!(o.status.success() && out.contains("guessing 1.099") && out.contains("accuracy"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

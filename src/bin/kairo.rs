@@ -129,7 +129,7 @@ struct TextArgs {
     /// Text: gradient clipping (global norm).
     #[arg(long, default_value_t = 5.0)]
     clip: f32,
-    /// Text: print a sample every this many steps (0: only at the end).
+    /// Text: print a sample every this many steps and after the last (0: never).
     #[arg(long, default_value_t = 200)]
     sample_every: usize,
     /// Text: characters per sample.
