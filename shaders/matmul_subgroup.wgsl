@@ -600,3 +600,109 @@ fn mm_sg128x96(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocati
     store(oc, m0 + 120u, n0 + 0u, c30_0); store(oc, m0 + 120u, n0 + 4u, c30_1); store(oc, m0 + 120u, n0 + 8u, c30_2);
     store(oc, m0 + 124u, n0 + 0u, c31_0); store(oc, m0 + 124u, n0 + 4u, c31_1); store(oc, m0 + 124u, n0 + 8u, c31_2);
 }
+
+// 32x64 tile per subgroup: lane l owns rows m0..m0+32, cols n0+8l..n0+8l+8.
+// For small M (a batch of 32 rows, as in a recurrent step) the 64-row tiles
+// would load and multiply clamped rows for nothing.
+@compute @workgroup_size(8, 1, 1)
+fn mm_sg32x64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    let m0 = wid.y * 32u;
+    let n0 = wid.x * 64u + lane * 8u;
+    let oa = wid.z * p.stride_a;
+    let ob = wid.z * p.stride_b;
+    var c0_0 = mat4x4<f32>(); var c0_1 = mat4x4<f32>();
+    var c1_0 = mat4x4<f32>(); var c1_1 = mat4x4<f32>();
+    var c2_0 = mat4x4<f32>(); var c2_1 = mat4x4<f32>();
+    var c3_0 = mat4x4<f32>(); var c3_1 = mat4x4<f32>();
+    var c4_0 = mat4x4<f32>(); var c4_1 = mat4x4<f32>();
+    var c5_0 = mat4x4<f32>(); var c5_1 = mat4x4<f32>();
+    var c6_0 = mat4x4<f32>(); var c6_1 = mat4x4<f32>();
+    var c7_0 = mat4x4<f32>(); var c7_1 = mat4x4<f32>();
+    for (var kc = 0u; kc < p.k / 4u; kc++) {
+        let s0 = load_a_slot(oa, m0, kc, 0u, lane);
+        let s1 = load_a_slot(oa, m0, kc, 1u, lane);
+        let s2 = load_a_slot(oa, m0, kc, 2u, lane);
+        let s3 = load_a_slot(oa, m0, kc, 3u, lane);
+        let b0 = load_b(ob, kc, n0 + 0u);
+        let b1 = load_b(ob, kc, n0 + 4u);
+        let a0 = a_rows(subgroupBroadcast(s0, 0u), subgroupBroadcast(s0, 1u), subgroupBroadcast(s0, 2u), subgroupBroadcast(s0, 3u));
+        c0_0 += b0 * a0; c0_1 += b1 * a0;
+        let a1 = a_rows(subgroupBroadcast(s0, 4u), subgroupBroadcast(s0, 5u), subgroupBroadcast(s0, 6u), subgroupBroadcast(s0, 7u));
+        c1_0 += b0 * a1; c1_1 += b1 * a1;
+        let a2 = a_rows(subgroupBroadcast(s1, 0u), subgroupBroadcast(s1, 1u), subgroupBroadcast(s1, 2u), subgroupBroadcast(s1, 3u));
+        c2_0 += b0 * a2; c2_1 += b1 * a2;
+        let a3 = a_rows(subgroupBroadcast(s1, 4u), subgroupBroadcast(s1, 5u), subgroupBroadcast(s1, 6u), subgroupBroadcast(s1, 7u));
+        c3_0 += b0 * a3; c3_1 += b1 * a3;
+        let a4 = a_rows(subgroupBroadcast(s2, 0u), subgroupBroadcast(s2, 1u), subgroupBroadcast(s2, 2u), subgroupBroadcast(s2, 3u));
+        c4_0 += b0 * a4; c4_1 += b1 * a4;
+        let a5 = a_rows(subgroupBroadcast(s2, 4u), subgroupBroadcast(s2, 5u), subgroupBroadcast(s2, 6u), subgroupBroadcast(s2, 7u));
+        c5_0 += b0 * a5; c5_1 += b1 * a5;
+        let a6 = a_rows(subgroupBroadcast(s3, 0u), subgroupBroadcast(s3, 1u), subgroupBroadcast(s3, 2u), subgroupBroadcast(s3, 3u));
+        c6_0 += b0 * a6; c6_1 += b1 * a6;
+        let a7 = a_rows(subgroupBroadcast(s3, 4u), subgroupBroadcast(s3, 5u), subgroupBroadcast(s3, 6u), subgroupBroadcast(s3, 7u));
+        c7_0 += b0 * a7; c7_1 += b1 * a7;
+    }
+    let oc = wid.z * p.stride_c;
+    store(oc, m0 + 0u, n0 + 0u, c0_0); store(oc, m0 + 0u, n0 + 4u, c0_1);
+    store(oc, m0 + 4u, n0 + 0u, c1_0); store(oc, m0 + 4u, n0 + 4u, c1_1);
+    store(oc, m0 + 8u, n0 + 0u, c2_0); store(oc, m0 + 8u, n0 + 4u, c2_1);
+    store(oc, m0 + 12u, n0 + 0u, c3_0); store(oc, m0 + 12u, n0 + 4u, c3_1);
+    store(oc, m0 + 16u, n0 + 0u, c4_0); store(oc, m0 + 16u, n0 + 4u, c4_1);
+    store(oc, m0 + 20u, n0 + 0u, c5_0); store(oc, m0 + 20u, n0 + 4u, c5_1);
+    store(oc, m0 + 24u, n0 + 0u, c6_0); store(oc, m0 + 24u, n0 + 4u, c6_1);
+    store(oc, m0 + 28u, n0 + 0u, c7_0); store(oc, m0 + 28u, n0 + 4u, c7_1);
+}
+
+// 32x128 tile per subgroup: lane l owns rows m0..m0+32, cols n0+16l..n0+16l+16.
+// For small M (a batch of 32 rows, as in a recurrent step) the 64-row tiles
+// would load and multiply clamped rows for nothing.
+@compute @workgroup_size(8, 1, 1)
+fn mm_sg32x128(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    let m0 = wid.y * 32u;
+    let n0 = wid.x * 128u + lane * 16u;
+    let oa = wid.z * p.stride_a;
+    let ob = wid.z * p.stride_b;
+    var c0_0 = mat4x4<f32>(); var c0_1 = mat4x4<f32>(); var c0_2 = mat4x4<f32>(); var c0_3 = mat4x4<f32>();
+    var c1_0 = mat4x4<f32>(); var c1_1 = mat4x4<f32>(); var c1_2 = mat4x4<f32>(); var c1_3 = mat4x4<f32>();
+    var c2_0 = mat4x4<f32>(); var c2_1 = mat4x4<f32>(); var c2_2 = mat4x4<f32>(); var c2_3 = mat4x4<f32>();
+    var c3_0 = mat4x4<f32>(); var c3_1 = mat4x4<f32>(); var c3_2 = mat4x4<f32>(); var c3_3 = mat4x4<f32>();
+    var c4_0 = mat4x4<f32>(); var c4_1 = mat4x4<f32>(); var c4_2 = mat4x4<f32>(); var c4_3 = mat4x4<f32>();
+    var c5_0 = mat4x4<f32>(); var c5_1 = mat4x4<f32>(); var c5_2 = mat4x4<f32>(); var c5_3 = mat4x4<f32>();
+    var c6_0 = mat4x4<f32>(); var c6_1 = mat4x4<f32>(); var c6_2 = mat4x4<f32>(); var c6_3 = mat4x4<f32>();
+    var c7_0 = mat4x4<f32>(); var c7_1 = mat4x4<f32>(); var c7_2 = mat4x4<f32>(); var c7_3 = mat4x4<f32>();
+    for (var kc = 0u; kc < p.k / 4u; kc++) {
+        let s0 = load_a_slot(oa, m0, kc, 0u, lane);
+        let s1 = load_a_slot(oa, m0, kc, 1u, lane);
+        let s2 = load_a_slot(oa, m0, kc, 2u, lane);
+        let s3 = load_a_slot(oa, m0, kc, 3u, lane);
+        let b0 = load_b(ob, kc, n0 + 0u);
+        let b1 = load_b(ob, kc, n0 + 4u);
+        let b2 = load_b(ob, kc, n0 + 8u);
+        let b3 = load_b(ob, kc, n0 + 12u);
+        let a0 = a_rows(subgroupBroadcast(s0, 0u), subgroupBroadcast(s0, 1u), subgroupBroadcast(s0, 2u), subgroupBroadcast(s0, 3u));
+        c0_0 += b0 * a0; c0_1 += b1 * a0; c0_2 += b2 * a0; c0_3 += b3 * a0;
+        let a1 = a_rows(subgroupBroadcast(s0, 4u), subgroupBroadcast(s0, 5u), subgroupBroadcast(s0, 6u), subgroupBroadcast(s0, 7u));
+        c1_0 += b0 * a1; c1_1 += b1 * a1; c1_2 += b2 * a1; c1_3 += b3 * a1;
+        let a2 = a_rows(subgroupBroadcast(s1, 0u), subgroupBroadcast(s1, 1u), subgroupBroadcast(s1, 2u), subgroupBroadcast(s1, 3u));
+        c2_0 += b0 * a2; c2_1 += b1 * a2; c2_2 += b2 * a2; c2_3 += b3 * a2;
+        let a3 = a_rows(subgroupBroadcast(s1, 4u), subgroupBroadcast(s1, 5u), subgroupBroadcast(s1, 6u), subgroupBroadcast(s1, 7u));
+        c3_0 += b0 * a3; c3_1 += b1 * a3; c3_2 += b2 * a3; c3_3 += b3 * a3;
+        let a4 = a_rows(subgroupBroadcast(s2, 0u), subgroupBroadcast(s2, 1u), subgroupBroadcast(s2, 2u), subgroupBroadcast(s2, 3u));
+        c4_0 += b0 * a4; c4_1 += b1 * a4; c4_2 += b2 * a4; c4_3 += b3 * a4;
+        let a5 = a_rows(subgroupBroadcast(s2, 4u), subgroupBroadcast(s2, 5u), subgroupBroadcast(s2, 6u), subgroupBroadcast(s2, 7u));
+        c5_0 += b0 * a5; c5_1 += b1 * a5; c5_2 += b2 * a5; c5_3 += b3 * a5;
+        let a6 = a_rows(subgroupBroadcast(s3, 0u), subgroupBroadcast(s3, 1u), subgroupBroadcast(s3, 2u), subgroupBroadcast(s3, 3u));
+        c6_0 += b0 * a6; c6_1 += b1 * a6; c6_2 += b2 * a6; c6_3 += b3 * a6;
+        let a7 = a_rows(subgroupBroadcast(s3, 4u), subgroupBroadcast(s3, 5u), subgroupBroadcast(s3, 6u), subgroupBroadcast(s3, 7u));
+        c7_0 += b0 * a7; c7_1 += b1 * a7; c7_2 += b2 * a7; c7_3 += b3 * a7;
+    }
+    let oc = wid.z * p.stride_c;
+    store(oc, m0 + 0u, n0 + 0u, c0_0); store(oc, m0 + 0u, n0 + 4u, c0_1); store(oc, m0 + 0u, n0 + 8u, c0_2); store(oc, m0 + 0u, n0 + 12u, c0_3);
+    store(oc, m0 + 4u, n0 + 0u, c1_0); store(oc, m0 + 4u, n0 + 4u, c1_1); store(oc, m0 + 4u, n0 + 8u, c1_2); store(oc, m0 + 4u, n0 + 12u, c1_3);
+    store(oc, m0 + 8u, n0 + 0u, c2_0); store(oc, m0 + 8u, n0 + 4u, c2_1); store(oc, m0 + 8u, n0 + 8u, c2_2); store(oc, m0 + 8u, n0 + 12u, c2_3);
+    store(oc, m0 + 12u, n0 + 0u, c3_0); store(oc, m0 + 12u, n0 + 4u, c3_1); store(oc, m0 + 12u, n0 + 8u, c3_2); store(oc, m0 + 12u, n0 + 12u, c3_3);
+    store(oc, m0 + 16u, n0 + 0u, c4_0); store(oc, m0 + 16u, n0 + 4u, c4_1); store(oc, m0 + 16u, n0 + 8u, c4_2); store(oc, m0 + 16u, n0 + 12u, c4_3);
+    store(oc, m0 + 20u, n0 + 0u, c5_0); store(oc, m0 + 20u, n0 + 4u, c5_1); store(oc, m0 + 20u, n0 + 8u, c5_2); store(oc, m0 + 20u, n0 + 12u, c5_3);
+    store(oc, m0 + 24u, n0 + 0u, c6_0); store(oc, m0 + 24u, n0 + 4u, c6_1); store(oc, m0 + 24u, n0 + 8u, c6_2); store(oc, m0 + 24u, n0 + 12u, c6_3);
+    store(oc, m0 + 28u, n0 + 0u, c7_0); store(oc, m0 + 28u, n0 + 4u, c7_1); store(oc, m0 + 28u, n0 + 8u, c7_2); store(oc, m0 + 28u, n0 + 12u, c7_3);
+}

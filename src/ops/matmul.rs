@@ -71,13 +71,18 @@ pub enum MatmulVariant {
     /// A subgroup of 8 computes a 128x96 tile (needs subgroups): the fewest
     /// loads per multiply-add that still ran well; fastest at 1024³ on llvmpipe.
     Sg128x96,
+    /// A subgroup of 8 computes a 32x64 tile: for M = 32 (a recurrent
+    /// step's batch) where 64-row tiles would compute clamped rows (needs subgroups).
+    Sg32x64,
+    /// A subgroup of 8 computes a 32x128 tile (needs subgroups).
+    Sg32x128,
 }
 
 impl MatmulVariant {
     /// Every concrete variant, for tests and benchmarks.
     /// Subgroup variants fall back to the adapter's default where subgroups
     /// are missing (see [`MatmulVariant::available`]).
-    pub const ALL: [MatmulVariant; 10] = [
+    pub const ALL: [MatmulVariant; 12] = [
         MatmulVariant::Scalar,
         MatmulVariant::R4x4,
         MatmulVariant::R8x4,
@@ -88,10 +93,12 @@ impl MatmulVariant {
         MatmulVariant::Sg128x64,
         MatmulVariant::Sg64x128,
         MatmulVariant::Sg128x96,
+        MatmulVariant::Sg32x64,
+        MatmulVariant::Sg32x128,
     ];
 
     /// The vec4 variants autotune chooses among (those `available`).
-    const TUNED: [MatmulVariant; 9] = [
+    const TUNED: [MatmulVariant; 11] = [
         MatmulVariant::R4x4,
         MatmulVariant::R8x4,
         MatmulVariant::R4x8,
@@ -101,6 +108,8 @@ impl MatmulVariant {
         MatmulVariant::Sg128x64,
         MatmulVariant::Sg64x128,
         MatmulVariant::Sg128x96,
+        MatmulVariant::Sg32x64,
+        MatmulVariant::Sg32x128,
     ];
 
     /// Whether the kernel runs in shaders/matmul_subgroup.wgsl.
@@ -111,6 +120,8 @@ impl MatmulVariant {
                 | MatmulVariant::Sg128x64
                 | MatmulVariant::Sg64x128
                 | MatmulVariant::Sg128x96
+                | MatmulVariant::Sg32x64
+                | MatmulVariant::Sg32x128
         )
     }
 
@@ -136,6 +147,8 @@ impl MatmulVariant {
             MatmulVariant::Sg128x64 => ("mm_sg128x64", 128, 64, 1),
             MatmulVariant::Sg64x128 => ("mm_sg64x128", 64, 128, 1),
             MatmulVariant::Sg128x96 => ("mm_sg128x96", 128, 96, 1),
+            MatmulVariant::Sg32x64 => ("mm_sg32x64", 32, 64, 1),
+            MatmulVariant::Sg32x128 => ("mm_sg32x128", 32, 128, 1),
         }
     }
 
@@ -153,6 +166,8 @@ impl MatmulVariant {
             MatmulVariant::Sg128x64 => "sg128x64",
             MatmulVariant::Sg64x128 => "sg64x128",
             MatmulVariant::Sg128x96 => "sg128x96",
+            MatmulVariant::Sg32x64 => "sg32x64",
+            MatmulVariant::Sg32x128 => "sg32x128",
         }
     }
 }
