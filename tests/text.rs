@@ -156,3 +156,37 @@ fn command_line_trains_saves_and_samples() {
     assert!(o.status.success() && out.contains("guessing 1.099") && out.contains("accuracy"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn training_resumes_from_its_checkpoint() {
+    let ctx = common::ctx();
+    let corpus = TextCorpus::from_text(&"the cat sat on the mat. ".repeat(20)).unwrap();
+    let dir = temp_dir("resume");
+    let ckpt = dir.join("r.safetensors");
+    let cfg = TextConfig {
+        shape: CharShape { cell: CellKind::Gru, embed: 8, hidden: 32, layers: 1 },
+        seq_len: 16,
+        batch: 4,
+        steps: 40,
+        lr: 0.02,
+        sample_every: 0,
+        checkpoint: Some(ckpt.clone()),
+        checkpoint_every: 0,
+        resume: true,
+        ..Default::default()
+    };
+    let first = text::train_text(&ctx, &corpus, &cfg, |_| {}).unwrap();
+    assert_eq!((first.resumed_at, first.losses.len()), (0, 40));
+    let more = TextConfig { steps: 50, ..cfg.clone() };
+    let mut steps_seen = Vec::new();
+    let second = text::train_text(&ctx, &corpus, &more, |p| steps_seen.push(p.step)).unwrap();
+    assert_eq!(second.resumed_at, 40);
+    assert_eq!(steps_seen, (40..50).collect::<Vec<_>>());
+    // It continued from the trained weights, not from a fresh start.
+    eprintln!("first step {:.3}, step 40 {:.3}, resumed step 41 {:.3}", first.losses[0], first.losses[39], second.losses[0]);
+    assert!(second.losses[0] < first.losses[0] - 0.5, "{} vs {}", second.losses[0], first.losses[0]);
+    // Another text (another vocabulary) cannot resume from it.
+    let other = TextCorpus::from_text(&"xyz ".repeat(40)).unwrap();
+    assert!(text::train_text(&ctx, &other, &more, |_| {}).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

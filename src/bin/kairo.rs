@@ -147,6 +147,9 @@ struct TextArgs {
     /// Text: save the checkpoint every this many steps (and at the end).
     #[arg(long, default_value_t = 200)]
     checkpoint_every: usize,
+    /// Text: continue from --checkpoint if it exists (--steps counts the steps already done).
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(Subcommand)]
@@ -498,6 +501,7 @@ mod seq_cli {
             prompt: a.prompt.clone(),
             checkpoint: Some(a.checkpoint.clone()),
             checkpoint_every: a.checkpoint_every,
+            resume: a.resume,
         };
         println!(
             "model: embedding {} -> {} x {} {} -> linear {}; truncated BPTT over {} chars x {} streams, {} Adam steps (lr {}, clip {}), seed {}",
@@ -522,14 +526,18 @@ mod seq_cli {
             }
             let avg = recent.iter().sum::<f32>() / recent.len() as f32;
             bar.set_message(format!("{avg:.3} nats/char"));
-            bar.inc(1);
+            bar.set_position(p.step as u64 + 1);
             if let Some(s) = &p.sample {
                 bar.suspend(|| println!("--- step {} (T = {}):\n{}{}\n---", p.step + 1, tc.temperature, tc.prompt, s));
             }
         })?;
         bar.finish();
+        if run.resumed_at > 0 {
+            println!("(resumed from {} at step {})", a.checkpoint.display(), run.resumed_at);
+        }
         println!(
-            "loss over the whole text: {:.3} nats/char ({:.3} bits/char; unigram entropy {:.3})",
+            "loss over the text (first {} characters at most): {:.3} nats/char ({:.3} bits/char; unigram entropy {:.3})",
+            text::EVAL_CHARS,
             run.final_loss,
             run.final_loss / std::f32::consts::LN_2,
             corpus.unigram_entropy()

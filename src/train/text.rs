@@ -19,11 +19,12 @@ use super::{optimizer_step, zero_grad};
 use crate::autograd::reshape;
 use crate::data::text::{TextCorpus, Vocab};
 use crate::error::{Error, Result};
-use crate::io::training::save_training;
+use crate::io::training::{load_training, save_training};
 use crate::nn::loss::{cross_entropy, Reduction};
 use crate::nn::rnn::CellKind;
 use crate::nn::rnn_layers::{detach, RecurrentStack};
 use crate::nn::{prefixed, Embedding, Linear, Module};
+use crate::optim::Optimizer;
 use crate::optim::{clip_grad_norm, Adam};
 use crate::{no_grad, Context, Tensor, Var};
 
@@ -373,6 +374,10 @@ pub struct TextConfig {
     pub checkpoint: Option<PathBuf>,
     /// Save every this many steps (and after the last); 0: only at the end.
     pub checkpoint_every: usize,
+    /// Continue from `checkpoint` if it exists (model, optimiser, step
+    /// count; `steps` is then the total). The carried recurrent state is
+    /// not saved: the resumed run starts its streams from a zero state.
+    pub resume: bool,
 }
 
 impl Default for TextConfig {
@@ -397,6 +402,7 @@ impl Default for TextConfig {
             prompt: "The ".into(),
             checkpoint: None,
             checkpoint_every: 200,
+            resume: false,
         }
     }
 }
@@ -418,9 +424,16 @@ pub struct TextRun {
     pub model: CharModel,
     /// Training loss after each step (nats per character).
     pub losses: Vec<f32>,
-    /// Loss over the whole corpus after the last step.
+    /// Loss over the corpus (its first [`EVAL_CHARS`] characters at most)
+    /// after the last step.
     pub final_loss: f32,
+    /// Steps already done when this run started (resumed from a checkpoint).
+    pub resumed_at: usize,
 }
+
+/// The final evaluation reads at most this many characters, so that a
+/// large file does not cost a long forward-only pass at the end.
+pub const EVAL_CHARS: usize = 100_000;
 
 /// Trains a character model on `corpus` (see the module comment).
 pub fn train_text(
@@ -452,9 +465,20 @@ pub fn train_text(
     let mut opt = Adam::new(cfg.lr);
     let meta = model.metadata();
     let meta: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut losses = Vec::with_capacity(cfg.steps);
+    let resumed_at = match &cfg.checkpoint {
+        Some(path) if cfg.resume && path.exists() => resume(ctx, path, &model, &mut opt)?,
+        _ => 0,
+    };
+    let mut losses = Vec::with_capacity(cfg.steps.saturating_sub(resumed_at));
     let (mut state, mut pos): (Option<CharState>, usize) = (None, 0);
-    for step in 0..cfg.steps {
+    // Where the streams stand after the steps already done.
+    for _ in 0..resumed_at {
+        if pos >= streams.span {
+            pos = 0;
+        }
+        pos += cfg.seq_len.min(streams.span - pos);
+    }
+    for step in resumed_at..cfg.steps {
         if pos >= streams.span {
             (state, pos) = (None, 0);
         }
@@ -513,10 +537,33 @@ pub fn train_text(
             saved,
         });
     }
-    let final_loss = evaluate(ctx, &model, corpus, cfg.batch, cfg.seq_len)?;
+    let final_loss = if corpus.ids.len() > EVAL_CHARS {
+        let head = TextCorpus {
+            vocab: corpus.vocab.clone(),
+            ids: corpus.ids[..EVAL_CHARS].to_vec(),
+        };
+        evaluate(ctx, &model, &head, cfg.batch, cfg.seq_len)?
+    } else {
+        evaluate(ctx, &model, corpus, cfg.batch, cfg.seq_len)?
+    };
     Ok(TextRun {
         model,
         losses,
         final_loss,
+        resumed_at,
     })
+}
+
+/// Restores model and optimiser from `path`; the checkpoint must have been
+/// trained on the same vocabulary with the same sizes. Returns the steps done.
+fn resume(ctx: &Context, path: &Path, model: &CharModel, opt: &mut Adam) -> Result<usize> {
+    let meta = load_training(ctx, path, model, opt)?;
+    if meta.get("vocab") != Some(&model.vocab.to_json()) {
+        return Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            problem: "was trained on text with a different vocabulary; cannot resume on this one"
+                .into(),
+        });
+    }
+    Ok(opt.step_count() as usize)
 }
