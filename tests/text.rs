@@ -53,6 +53,12 @@ fn bad_files_are_clear_errors() {
     let c = TextCorpus::from_text("abc").unwrap();
     let cfg = TextConfig { batch: 8, steps: 1, sample_every: 0, ..Default::default() };
     assert!(text::train_text(&common::ctx(), &c, &cfg, |_| {}).is_err());
+    // More distinct characters than the output layer takes: a clear error.
+    let huge: String = (0x4E00u32..0x4E00 + 10_001).filter_map(char::from_u32).collect();
+    let c = TextCorpus::from_text(&huge).unwrap();
+    let e = text::train_text(&common::ctx(), &c, &TextConfig { sample_every: 0, ..Default::default() }, |_| {});
+    let e = e.err().unwrap().to_string();
+    assert!(e.contains("10001 distinct characters"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -20,7 +20,7 @@ use crate::autograd::reshape;
 use crate::data::text::{TextCorpus, Vocab};
 use crate::error::{Error, Result};
 use crate::io::training::{load_training, save_training};
-use crate::nn::loss::{cross_entropy, Reduction};
+use crate::nn::loss::{cross_entropy, Reduction, MAX_CLASSES};
 use crate::nn::rnn::CellKind;
 use crate::nn::rnn_layers::{detach, RecurrentStack};
 use crate::nn::{prefixed, Embedding, Linear, Module};
@@ -455,6 +455,12 @@ pub fn train_text(
         )));
     }
     let streams = Streams::new(corpus.ids.len(), cfg.batch)?;
+    if corpus.vocab.len() > MAX_CLASSES {
+        return Err(Error::InvalidArgument(format!(
+            "the text has {} distinct characters; the output layer supports at most {MAX_CLASSES}",
+            corpus.vocab.len()
+        )));
+    }
     if cfg.sample_every > 0 {
         corpus.vocab.encode(&cfg.prompt)?;
     }
