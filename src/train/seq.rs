@@ -3,6 +3,9 @@
 //! tanh RNN fails once the two marked numbers lie far apart; LSTM and GRU
 //! learn it. Also measures how much gradient from the loss at the last step
 //! reaches each earlier step, and draws that as a PNG line plot.
+//!
+//! The other sequence jobs live beside this file: the copy task in
+//! `seq_copy.rs`, the character-level language model in `text.rs`.
 
 use std::path::Path;
 
