@@ -39,6 +39,7 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("gru_cell", "gru_cell.wgsl"),
     kernel!("rnn_layers", "rnn_layers.wgsl"),
     kernel!("lookahead", "lookahead.wgsl"),
+    kernel!("rnn_fused", "rnn_fused.wgsl"),
 ];
 
 /// Looks a kernel up by name.

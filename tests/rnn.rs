@@ -53,10 +53,11 @@ fn forward_matches_reference_for_every_cell() {
     let c = ctx();
     let (steps, batch, input) = (5, 3, 4);
     for kind in KINDS {
-        for (hidden, given_states) in [(8, true), (8, false), (16, true)] {
-            let name = format!("{kind:?} H={hidden} states={given_states}");
+        for (hidden, given_states, fused) in [(8, true, true), (8, false, true), (16, true, true), (36, true, true), (8, true, false)] {
+            let name = format!("{kind:?} H={hidden} states={given_states} fused={fused}");
             let w = weights(kind, input, hidden, 10);
-            let l = layer(kind, input, hidden, &w);
+            let mut l = layer(kind, input, hidden, &w);
+            l.fused = fused;
             let x = random(steps * batch * input, 1);
             let h0 = random(batch * hidden, 2);
             let c0 = random(batch * hidden, 3);
@@ -122,7 +123,7 @@ fn forward_matches_reference_for_every_cell() {
 #[test]
 fn gradients_of_every_input_match_finite_differences() {
     let (steps, batch, input, hidden) = (3, 2, 3, 4);
-    for kind in KINDS {
+    for (kind, fused) in KINDS.into_iter().flat_map(|k| [(k, true), (k, false)]) {
         let lstm = kind == CellKind::Lstm;
         let rows = kind.gates() * hidden;
         let w = weights(kind, input, hidden, 20);
@@ -138,7 +139,7 @@ fn gradients_of_every_input_match_finite_differences() {
             inputs.push((random(batch * hidden, 23), vec![batch, hidden]));
         }
         gradcheck(
-            &format!("{kind:?} x, weights, biases, h0, c0"),
+            &format!("{kind:?} (fused {fused}) x, weights, biases, h0, c0"),
             &inputs,
             |v| {
                 let l = Recurrent {
@@ -149,6 +150,7 @@ fn gradients_of_every_input_match_finite_differences() {
                     weight_hh: v[2].clone(),
                     bias_ih: v[3].clone(),
                     bias_hh: v[4].clone(),
+                    fused,
                 };
                 let o = l.forward(&v[0], Some(&v[5]), v.get(6))?;
                 let y = autograd::binary(&o.output, &o.h_n, BinaryOp::Add)?;
@@ -186,7 +188,7 @@ fn gradients_of_every_input_match_finite_differences() {
 }
 
 #[test]
-fn a_sweep_is_two_dispatches_per_step_and_a_training_step_one_submit() {
+fn a_sweep_is_one_dispatch_per_step_where_fused_and_a_training_step_one_submit() {
     let c = fresh_ctx();
     let (steps, batch, input, hidden) = (12, 2, 4, 8);
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
@@ -204,11 +206,13 @@ fn a_sweep_is_two_dispatches_per_step_and_a_training_step_one_submit() {
         let before = c.counters();
         let o = l.forward(&x, None, None).unwrap();
         let fwd = c.counters().dispatches - before.dispatches;
-        // The input matmul, per step one h·W_hhᵀ matmul and one fused gate
-        // kernel, and the h_n (and for LSTM output, c_n) slices.
+        // The input matmul, per step one fused kernel (or, without
+        // subgroups and for the tanh RNN, one h·W_hhᵀ matmul and one cell
+        // kernel), and the h_n (and for LSTM output, c_n) slices.
+        let per = if kairo::nn::rnn_fused::available(&c, kind, hidden) { 1 } else { 2 };
         eprintln!("{kind:?}: forward of {steps} steps recorded {fwd} dispatches");
         assert!(
-            fwd >= 2 * steps as u64 && fwd <= 2 * steps as u64 + 5,
+            fwd >= per * steps as u64 && fwd <= per * steps as u64 + 5,
             "{kind:?}: {fwd} dispatches for {steps} steps"
         );
         let flat = autograd::reshape(&o.output, &[steps * batch * hidden]).unwrap();
@@ -218,7 +222,7 @@ fn a_sweep_is_two_dispatches_per_step_and_a_training_step_one_submit() {
         let bwd = c.counters().dispatches - mid.dispatches;
         eprintln!("{kind:?}: backward recorded {bwd} dispatches");
         assert!(
-            bwd >= 2 * steps as u64 - 1 && bwd <= 2 * steps as u64 + 12,
+            bwd >= per * steps as u64 - 1 && bwd <= per * steps as u64 + 12,
             "{kind:?}: {bwd} backward dispatches"
         );
         let g = l.weight_hh.grad().unwrap().to_vec().unwrap();
@@ -292,5 +296,55 @@ fn parameters_have_pytorch_names_and_shapes() {
     let bound = 1.0 / 6f32.sqrt();
     for (_, v) in l.parameters() {
         assert!(v.value().to_vec().unwrap().iter().all(|a| a.abs() <= bound));
+    }
+}
+
+/// Batch 33 and H = 36 cross the fused kernel's 32-row and 32/64-unit tiles:
+/// the fused sweep must give the unfused path's outputs and every gradient
+/// (h0 and c0 included).
+#[test]
+fn fused_sweep_matches_the_unfused_path_across_tile_edges() {
+    let c = ctx();
+    let (steps, batch, input, hidden) = (4, 33, 5, 36);
+    for kind in [CellKind::Lstm, CellKind::Gru] {
+        let lstm = kind == CellKind::Lstm;
+        let w = weights(kind, input, hidden, 40);
+        let x = random(steps * batch * input, 41);
+        let s0 = random(batch * hidden, 42);
+        let s1 = random(batch * hidden, 43);
+        let up = random((steps + 2) * batch * hidden, 44);
+        let run = |fused: bool| -> Vec<Vec<f32>> {
+            let mut l = layer(kind, input, hidden, &w);
+            l.fused = fused;
+            let p = |d: &[f32], s: &[usize]| Var::parameter(Tensor::from_slice(&c, d, s).unwrap());
+            let (xv, h0, c0) = (p(&x, &[steps, batch, input]), p(&s0, &[batch, hidden]), p(&s1, &[batch, hidden]));
+            let o = l.forward(&xv, Some(&h0), lstm.then_some(&c0)).unwrap();
+            // Σ up·output + Σ up·h_n (+ Σ up·c_n): every output gets a gradient.
+            let dot = |v: &Var, off: usize| {
+                let n = v.value().numel();
+                let u = Var::constant(Tensor::from_slice(&c, &up[off..off + n], v.shape()).unwrap());
+                let m = autograd::binary(v, &u, BinaryOp::Mul).unwrap();
+                let flat = autograd::reshape(&m, &[n]).unwrap();
+                autograd::reduce(&flat, 0, ReduceOp::Sum, false).unwrap()
+            };
+            let mut loss = autograd::binary(&dot(&o.output, 0), &dot(&o.h_n, batch * hidden), BinaryOp::Add).unwrap();
+            if let Some(cn) = &o.c_n {
+                loss = autograd::binary(&loss, &dot(cn, 2 * batch * hidden), BinaryOp::Add).unwrap();
+            }
+            loss.backward().unwrap();
+            let mut r = vec![o.output.value().to_vec().unwrap()];
+            for v in [&xv, &l.weight_ih, &l.weight_hh, &l.bias_ih, &l.bias_hh, &h0] {
+                r.push(v.grad().unwrap().to_vec().unwrap());
+            }
+            if lstm {
+                r.push(c0.grad().unwrap().to_vec().unwrap());
+            }
+            r
+        };
+        let (fused, plain) = (run(true), run(false));
+        let names = ["output", "dx", "dW_ih", "dW_hh", "db_ih", "db_hh", "dh0", "dc0"];
+        for (i, (f, p)) in fused.iter().zip(&plain).enumerate() {
+            common::assert_close(&format!("{kind:?} {}", names[i]), f, p, 1e-4, 1e-4);
+        }
     }
 }

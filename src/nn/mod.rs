@@ -8,6 +8,7 @@ pub mod lookahead;
 pub mod loss;
 pub mod mlp;
 pub mod rnn;
+pub mod rnn_fused;
 pub mod rnn_layers;
 
 pub use dropout::Dropout;

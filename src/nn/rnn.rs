@@ -27,7 +27,7 @@
 use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
-use super::Module;
+use super::{rnn_fused, Module};
 use crate::autograd::Var;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
@@ -135,6 +135,10 @@ pub struct Recurrent {
     pub bias_ih: Var,
     /// (G·H,), named `bias_hh_l0`.
     pub bias_hh: Var,
+    /// Run each step as one fused dispatch (shaders/rnn_fused.wgsl) where
+    /// the adapter allows (default); false keeps a matmul and a cell kernel
+    /// per step, the path adapters without subgroups take.
+    pub fused: bool,
 }
 
 /// What [`Recurrent::forward`] returns.
@@ -227,6 +231,7 @@ impl Recurrent {
             weight_hh: param(weight_hh, "weight_hh_l0"),
             bias_ih: param(bias_ih, "bias_ih_l0"),
             bias_hh: param(bias_hh, "bias_hh_l0"),
+            fused: true,
         })
     }
 
@@ -322,10 +327,27 @@ impl Recurrent {
             _pad: 0,
         };
         let groups = grid_1d(&ctx, (batch * hidden).div_ceil(WORKGROUP) as u64)?;
+        let fused = self.fused && rnn_fused::available(&ctx, kind, hidden);
         let forward_entry = kind.entry("forward");
         // h_t of the latest step, the next step's matmul input.
         let hcur = Tensor::empty(&ctx, &[batch, hidden], DType::F32)?;
-        for t in 0..steps {
+        if let (true, Some(act), Some(aux)) = (fused, &act, &aux) {
+            rnn_fused::Sweep {
+                kind,
+                steps,
+                batch,
+                hidden,
+                w_hh: self.weight_hh.value(),
+                h0: h0.value(),
+                c0: c0.as_ref().map(|c| c.value()),
+                out: &out,
+                hprev: &hprev,
+                act,
+                aux,
+            }
+            .forward(&ctx, &xw, self.bias_hh.value())?;
+        }
+        for t in (0..steps).filter(|_| !fused) {
             // hw = h_{t-1}·W_hhᵀ + b_hh, (B, G·H)
             let hw = ops::matmul_ex(
                 if t == 0 { h0.value() } else { &hcur },
@@ -432,7 +454,26 @@ impl Recurrent {
                     b.push(d.binding(12));
                 }
                 let backward_entry = kind.entry("backward");
-                for t in (0..steps).rev() {
+                let fused_dh0 = match (fused, &act, &aux) {
+                    (true, Some(act), Some(aux)) => Some(
+                        rnn_fused::Sweep {
+                            kind,
+                            steps,
+                            batch,
+                            hidden,
+                            w_hh,
+                            h0: h0v,
+                            c0: inputs.get(6).map(|c| c.value()),
+                            out: y,
+                            hprev: &hprev,
+                            act,
+                            aux,
+                        }
+                        .backward(ctx, dy, &dg, dghh.as_ref(), &carry, want(5))?,
+                    ),
+                    _ => None,
+                };
+                for t in (0..steps).rev().filter(|_| !fused) {
                     let p = Params {
                         t: t as u32,
                         ..base
@@ -455,7 +496,9 @@ impl Recurrent {
                         groups,
                     )?;
                 }
-                let dh0 = if want(5) {
+                let dh0 = if let Some(d) = fused_dh0 {
+                    d
+                } else if want(5) {
                     // dh_0 = dG_0·W_hh (+ z_0 ⊙ dh_0 for GRU, the carry)
                     let d = mm(&dgstep, w_hh, false)?;
                     Some(if kind == CellKind::Gru {
