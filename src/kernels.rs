@@ -40,7 +40,6 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("rnn_layers", "rnn_layers.wgsl"),
     kernel!("lookahead", "lookahead.wgsl"),
     kernel!("speech", "speech.wgsl"),
-    kernel!("speech", "speech.wgsl"),
     kernel!("ctc", "ctc.wgsl"),
 ];
 

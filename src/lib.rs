@@ -20,7 +20,6 @@ pub mod ops;
 pub mod optim;
 pub mod reference;
 pub mod speech;
-pub mod speech;
 pub mod tensor;
 pub mod train;
 
