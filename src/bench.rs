@@ -311,6 +311,34 @@ pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
     Ok(out)
 }
 
+/// The speech recogniser (`crate::train::speech`, default model): one
+/// training step (conv, bidirectional GRU, CTC, backward, clipping, Adam,
+/// submit, loss readback) on a fixed batch of 16 synthetic utterances.
+/// Wall time, median of `reps` (at most 3 on software adapters); the
+/// throughput in seconds of audio trained per second is in `sizes` as
+/// `audio_s_per_s`, beside the batch's `audio_s`.
+pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+    let batch = 16;
+    let reps = if is_real_gpu(ctx) { cfg.reps } else { cfg.reps.min(3) };
+    let (ms, audio, dispatches) = crate::train::speech::step_timing(ctx, batch, reps)?;
+    let mut sizes = sizes_map(&[("B", batch)]);
+    let round = |v: f64| serde_json::json!((v * 100.0).round() / 100.0);
+    sizes.insert("audio_s".into(), round(audio));
+    sizes.insert("audio_s_per_s".into(), round(audio / (ms / 1e3)));
+    let r = BenchResult {
+        name: "speech_train_step".to_string(),
+        variant: None,
+        sizes,
+        ms,
+        gflops: None,
+        us_per_dispatch: None,
+        timer: "wall".to_string(),
+        dispatches: Some(dispatches),
+    };
+    report(&r);
+    Ok(vec![r])
+}
+
 /// Runs the selected groups and returns the report.
 pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<BenchReport> {
     let info = ctx.adapter_info();
@@ -324,6 +352,9 @@ pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult
     }
     if cfg.only.iter().any(|o| o == "rnn") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
         results.extend(bench_rnn(ctx, cfg, &mut report)?);
+    }
+    if cfg.only.iter().any(|o| o == "speech") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
+        results.extend(bench_speech(ctx, cfg, &mut report)?);
     }
     Ok(BenchReport {
         adapter: AdapterReport {

@@ -45,10 +45,10 @@ impl Default for SpeechConfig {
     fn default() -> Self {
         SpeechConfig {
             n_mels: 40,
-            conv_channels: 96,
-            conv_kernel: 5,
-            conv_stride: 2,
-            hidden: 96,
+            conv_channels: 128,
+            conv_kernel: 7,
+            conv_stride: 3,
+            hidden: 128,
             layers: 1,
             bidirectional: true,
             lookahead: 0,

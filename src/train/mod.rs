@@ -23,3 +23,4 @@ pub fn optimizer_step(module: &dyn Module, opt: &mut dyn Optimizer) -> Result<()
 }
 pub mod spirals;
 pub mod seq;
+pub mod speech;
