@@ -154,24 +154,14 @@ fn ctc_alpha_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
 }
 
-// β at the last frame of utterance n.
-fn beta_init(m: vec4<u32>, lpb: u32, cur: u32) {
-    let ln = 2u * m.y + 1u;
-    for (var s = 0u; s < ln; s++) {
-        var v = NEG;
-        if (s + 1u == ln) {
-            v = lp_at(lpb + p.blank);
-        } else if (s + 2u == ln) {
-            v = lp_at(lpb + targets[m.z + (s >> 1u)]);
-        }
-        beta[cur + s] = v;
-    }
-}
-
-// Backward, one invocation per utterance n over frames t0, t0 − 1, …,
-// t0 − steps + 1 (those < T_n).
+// Backward and gradient fused, one invocation per utterance n over frames
+// t0, t0 − 1, …, t0 − steps + 1: each frame's β row is computed from the
+// next one, and with it in registers the frame's gradient row (as
+// ctc_grad, which the workgroup layout uses): this saves re-reading β,
+// the labels and the log-probabilities, and a dispatch. Rows past T_n and
+// rows of impossible utterances are zeroed.
 @compute @workgroup_size(8, 1, 1)
-fn ctc_beta_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn ctc_beta_grad_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
     let n = gid.x;
     if (n >= p.n) { return; }
     let m = info[n];
@@ -179,37 +169,62 @@ fn ctc_beta_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
     let ln = 2u * m.y + 1u;
     let off = m.z;
     let abase = n * p.t * p.l;
+    let nl = nll[n];
+    let dead = m.w != 0u || nl > -IMPOSSIBLE_LL;
+    let gs = g[n * p.g_stride] * scale[n];
     let t_lo = p.t0 + 1u - p.steps;
-    if (tn == 0u || tn - 1u < t_lo) { return; }
-    let t_hi = min(p.t0, tn - 1u);
-    for (var k = t_hi + 1u; k > t_lo; k--) {
+    for (var k = p.t0 + 1u; k > t_lo; k--) {
         let t = k - 1u;
-        let lpb = (t * p.n + n) * p.c;
-        let cur = abase + t * p.l;
-        if (t + 1u == tn) {
-            beta_init(m, lpb, cur);
-            continue;
+        let base = (t * p.n + n) * p.c;
+        // Zeroed first: dead rows stay so; live rows then collect posteriors per class.
+        for (var c = 0u; c < p.c; c++) {
+            grad[base + c] = 0.0;
         }
-        let lblank = lp_at(lpb + p.blank);
-        let next = cur + p.l;
+        if (t >= tn || dead) { continue; }
+        let cur = abase + t * p.l;
+        let last = t + 1u == tn;
+        let lblank = lp_at(base + p.blank);
         var b1 = NEG;              // β_{t+1}(s + 1)
         var b2 = NEG;              // β_{t+1}(s + 2)
         var lab2 = 0xffffffffu;    // l'(s + 2) for odd s
+        var blank_sum = 0.0;
+        var z = 0.0;
         for (var j = ln; j > 0u; j--) {
             let s = j - 1u;
-            let b0 = beta[next + s];
-            var v: f32;
+            var b0 = NEG;
+            if (!last) { b0 = beta[cur + p.l + s]; }
+            var x = NEG;
+            var e: f32;
+            var lab = p.blank;
             if ((s & 1u) == 0u) {
-                v = lse2(b0, b1) + lblank;
+                e = lblank;
+                x = lse2(b0, b1);
             } else {
-                let lab = targets[off + (s >> 1u)];
-                if (lab != lab2) { v = lse3(b0, b1, b2); } else { v = lse2(b0, b1); }
-                v += lp_at(lpb + lab);
+                lab = targets[off + (s >> 1u)];
+                e = lp_at(base + lab);
+                if (lab != lab2) { x = lse3(b0, b1, b2); } else { x = lse2(b0, b1); }
                 lab2 = lab;
             }
+            if (last) {
+                x = select(NEG, 0.0, s + 2u >= ln);
+            }
+            let v = x + e;
             beta[cur + s] = v;
             b2 = b1;
             b1 = b0;
+            // Posterior occupancy of s at t: α_t(s)·β_t(s) / (y_t(l'(s))·p).
+            let post = exp(alpha[cur + s] + x + nl);
+            z += post;
+            if ((s & 1u) == 0u) {
+                blank_sum += post;
+            } else {
+                grad[base + lab] += post;
+            }
+        }
+        grad[base + p.blank] += blank_sum;
+        let inv_z = select(0.0, 1.0 / z, z > 0.0);
+        for (var c = 0u; c < p.c; c++) {
+            grad[base + c] = (exp(lp_at(base + c)) - grad[base + c] * inv_z) * gs;
         }
     }
 }

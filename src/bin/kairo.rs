@@ -23,7 +23,7 @@ struct Cli {
 enum Command {
     /// List every adapter with backend, type, key limits and optional features.
     Info,
-    /// Benchmark kernels: matmul GFLOP/s, dispatch overhead, LSTM/GRU layer forward and training step.
+    /// Benchmark kernels: matmul GFLOP/s, dispatch overhead, LSTM/GRU layer forward and training step, CTC loss + gradient.
     Bench {
         /// Square matmul sizes, comma-separated (default 256,512,1024; plus 2048,4096 on real GPUs).
         #[arg(long, value_delimiter = ',')]

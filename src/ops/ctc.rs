@@ -150,7 +150,7 @@ impl CtcBatch {
         let l = 2 * s_max + 1;
         // Every invocation's loops stay under MAX_LOOP: the gradient walks
         // 2C + L, a recursion at least one frame of L (+ the frame loop).
-        if 2 * c + l + 2 > MAX_LOOP {
+        if 2 * c + l + 3 > MAX_LOOP {
             return Err(Error::invalid_shape(
                 OP,
                 format!("{c} classes and targets of {s_max} labels exceed what one kernel invocation may loop over ({MAX_LOOP})"),
@@ -328,9 +328,16 @@ pub fn ctc_backward(lp: &Tensor, batch: &CtcBatch, fwd: &CtcForward, g: &Tensor,
     let ctx = lp.context();
     let layout = fwd.layout;
     let beta = Tensor::empty(ctx, &[batch.n, batch.t, batch.l], DType::F32)?;
-    let entry = if layout == CtcLayout::Workgroup { "ctc_beta_wg" } else { "ctc_beta_serial" };
-    let chunk = batch.chunk(layout);
+    let grad = Tensor::empty(ctx, lp.shape(), DType::F32)?;
     let grid = batch.recursion_grid(layout)?;
+    // Serial: β and the gradient rows in one pass per chunk (each frame
+    // loops over L positions and twice over C classes).
+    let fused = layout != CtcLayout::Workgroup;
+    let (entry, chunk) = if fused {
+        ("ctc_beta_grad_serial", (MAX_LOOP / (batch.l + 2 * batch.c + 3)).clamp(1, batch.t))
+    } else {
+        ("ctc_beta_wg", batch.chunk(layout))
+    };
     let mut done = 0;
     while done < batch.t {
         let steps = chunk.min(batch.t - done);
@@ -341,12 +348,24 @@ pub fn ctc_backward(lp: &Tensor, batch: &CtcBatch, fwd: &CtcForward, g: &Tensor,
             entry,
             &[],
             bytemuck::bytes_of(&params),
-            &[lp.binding(1), batch.targets.binding(2), batch.meta.binding(3), beta.binding(5)],
+            &[
+                lp.binding(1),
+                batch.targets.binding(2),
+                batch.meta.binding(3),
+                fwd.alpha.binding(4),
+                beta.binding(5),
+                fwd.nll.binding(6),
+                g.binding(8),
+                scale.binding(9),
+                grad.binding(10),
+            ],
             grid,
         )?;
         done += steps;
     }
-    let grad = Tensor::empty(ctx, lp.shape(), DType::F32)?;
+    if fused {
+        return Ok(grad);
+    }
     let params = batch.params(0, 0, false, g_stride);
     ctx.dispatch(
         "ctc",
