@@ -93,7 +93,9 @@ fn lp_at(i: u32) -> f32 {
 fn finish(n: u32, m: vec4<u32>, abase: u32) {
     let ln = 2u * m.y + 1u;
     let last = abase + (m.x - 1u) * p.l + ln - 1u;
-    var ll = alpha[last];
+    // With T_n = S_n the final blank lies outside the serial window (log 0, unwritten).
+    var ll = NEG;
+    if (ln - 1u <= window_hi(ln, m.x - 1u)) { ll = alpha[last]; }
     if (ln > 1u) {
         ll = lse2(ll, alpha[last - 1u]);
     }
@@ -103,6 +105,19 @@ fn finish(n: u32, m: vec4<u32>, abase: u32) {
     } else {
         loss[n] = -ll;
     }
+}
+
+// The positions an alignment can occupy at frame t of an utterance with
+// T_n frames and L_n positions: s ≤ 2t + 1 (reachable from the start) and
+// s ≥ L_n − 2(T_n − t) (the end still reachable). Above the window α is
+// log 0, below it β is; the serial kernels compute only the window.
+fn window_hi(ln: u32, t: u32) -> u32 {
+    return min(ln - 1u, 2u * t + 1u);
+}
+
+fn window_lo(ln: u32, tn: u32, t: u32) -> u32 {
+    let need = 2u * (tn - t);
+    return select(0u, ln - need, ln > need);
 }
 
 // Forward, one invocation per utterance n over frames [t0, t0 + steps) ∩ [0, T_n).
@@ -130,11 +145,19 @@ fn ctc_alpha_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
             continue;
         }
         let prev = cur - p.l;
+        let lo = window_lo(ln, tn, t);
+        let hi = window_hi(ln, t);
+        let hi_prev = window_hi(ln, t - 1u);
+        // α_{t−1} is written on [lo_{t−1}, hi_{t−1}] ⊇ [lo − 2, hi − 2] and log 0 above.
         var a1 = NEG;              // α_{t−1}(s − 1)
         var a2 = NEG;              // α_{t−1}(s − 2)
-        var lab2 = 0xffffffffu;    // l'(s − 2) for odd s
-        for (var s = 0u; s < ln; s++) {
-            let a0 = alpha[prev + s];
+        if (lo >= 1u && lo - 1u <= hi_prev) { a1 = alpha[prev + lo - 1u]; }
+        if (lo >= 2u) { a2 = alpha[prev + lo - 2u]; }
+        var lab2 = 0xffffffffu;    // l'(s − 2) for odd s: the largest odd position below lo
+        if (lo >= 2u) { lab2 = targets[off + ((lo - 1u - (lo & 1u)) >> 1u)]; }
+        for (var s = lo; s <= hi; s++) {
+            var a0 = NEG;
+            if (s <= hi_prev) { a0 = alpha[prev + s]; }
             var v: f32;
             if ((s & 1u) == 0u) {
                 v = lse2(a0, a1) + lblank;
@@ -184,15 +207,24 @@ fn ctc_beta_grad_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
         let cur = abase + t * p.l;
         let last = t + 1u == tn;
         let lblank = lp_at(base + p.blank);
+        let lo = window_lo(ln, tn, t);
+        let hi = window_hi(ln, t);
+        // β_{t+1} is written on [lo_{t+1}, hi_{t+1}] ⊇ [lo + 2, hi + 2] ∩ [0, L) and log 0 below.
+        var lo_next = 0u;
+        if (!last) { lo_next = window_lo(ln, tn, t + 1u); }
         var b1 = NEG;              // β_{t+1}(s + 1)
         var b2 = NEG;              // β_{t+1}(s + 2)
-        var lab2 = 0xffffffffu;    // l'(s + 2) for odd s
+        if (!last && hi + 1u < ln && hi + 1u >= lo_next) { b1 = beta[cur + p.l + hi + 1u]; }
+        if (!last && hi + 2u < ln && hi + 2u >= lo_next) { b2 = beta[cur + p.l + hi + 2u]; }
+        var lab2 = 0xffffffffu;    // l'(s + 2) for odd s: the smallest odd position above hi
+        let q = hi + 1u + (hi & 1u);
+        if (q < ln) { lab2 = targets[off + (q >> 1u)]; }
         var blank_sum = 0.0;
         var z = 0.0;
-        for (var j = ln; j > 0u; j--) {
+        for (var j = hi + 1u; j > lo; j--) {
             let s = j - 1u;
             var b0 = NEG;
-            if (!last) { b0 = beta[cur + p.l + s]; }
+            if (!last && s >= lo_next) { b0 = beta[cur + p.l + s]; }
             var x = NEG;
             var e: f32;
             var lab = p.blank;
