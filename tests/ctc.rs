@@ -257,8 +257,11 @@ fn long_sequences_match_reference() {
         // Losses ~ 5000 after 2500 steps: relative 1e-4 as the short cases.
         assert_close(&format!("long {layout:?} loss"), &y.value().to_vec().unwrap(), &to32(&want), LOSS_ATOL, LOSS_RTOL);
         y.backward_with(Tensor::full(&ctx(), &[2], 1.0).unwrap()).unwrap();
-        // Posteriors inherit α's absolute error, ~1e-7 × 5000: 2e-3.
-        assert_close(&format!("long {layout:?} grad"), &x.grad().unwrap().to_vec().unwrap(), &to32(&want_g), 2e-3, 1e-3);
+        // α + β and the likelihood each drift ~1e-7 × 5000 in f32 over 2500
+        // steps, which would scale every posterior by ~1% (seen before the
+        // kernels divided posteriors by their per-frame total). What is left
+        // is the drift between positions within a frame: ≤ 5e-4 seen, so 1e-3.
+        assert_close(&format!("long {layout:?} grad"), &x.grad().unwrap().to_vec().unwrap(), &to32(&want_g), 1e-3, GRAD_RTOL);
     }
 }
 
