@@ -68,6 +68,12 @@ const IMPOSSIBLE_LL: f32 = -1e29;
 @group(0) @binding(9) var<storage, read> scale: array<f32>;         // scale: (N,) reduction weight per utterance
 @group(0) @binding(10) var<storage, read_write> grad: array<f32>;   // grad: (T, N, C)
 @group(0) @binding(11) var<storage, read_write> reduced: array<f32>; // reduced: (1,) Σ_n loss[n]·scale[n]
+@group(0) @binding(12) var<storage, read_write> row_lse: array<f32>; // row_lse: (T, N) logsumexp of each logits row (LOGITS only)
+
+// true (serial kernels only): lp holds logits; the forward computes each
+// frame's logsumexp (one pass over C) into row_lse and every kernel reads
+// lp − row_lse, so no separate log_softmax pass runs.
+override LOGITS: bool = false;
 
 // +inf that the compiler cannot fold (WGSL const-expressions must be finite).
 fn inf() -> f32 {
@@ -84,9 +90,26 @@ fn lse3(a: f32, b: f32, c: f32) -> f32 {
     return m + log(exp(a - m) + exp(b - m) + exp(c - m));
 }
 
-// A log-probability, clamped to the sentinel (a −inf input stays "log 0").
-fn lp_at(i: u32) -> f32 {
-    return max(lp[i], NEG);
+// A log-probability, clamped to the sentinel (a −inf input stays "log 0");
+// `shift` is the row's logsumexp with LOGITS, else 0.
+fn lp_at(i: u32, shift: f32) -> f32 {
+    return max(lp[i] - shift, NEG);
+}
+
+// logsumexp of the logits row at `base`, in one pass (running max).
+fn row_logsumexp(base: u32) -> f32 {
+    var mx = lp[base];
+    var sum = 1.0;
+    for (var c = 1u; c < p.c; c++) {
+        let v = lp[base + c];
+        if (v > mx) {
+            sum = sum * exp(mx - v) + 1.0;
+            mx = v;
+        } else {
+            sum += exp(v - mx);
+        }
+    }
+    return mx + log(sum);
 }
 
 // After the forward reaches frame T_n − 1: nll and the user-facing loss.
@@ -133,13 +156,18 @@ fn ctc_alpha_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
     let t_end = min(p.t0 + p.steps, tn);
     for (var t = p.t0; t < t_end; t++) {
         let lpb = (t * p.n + n) * p.c;
-        let lblank = lp_at(lpb + p.blank);
+        var sh = 0.0;
+        if (LOGITS) {
+            sh = row_logsumexp(lpb);
+            row_lse[t * p.n + n] = sh;
+        }
+        let lblank = lp_at(lpb + p.blank, sh);
         let cur = abase + t * p.l;
         if (t == 0u) {
             alpha[cur] = lblank;
             for (var s = 1u; s < ln; s++) {
                 var v = NEG;
-                if (s == 1u) { v = lp_at(lpb + targets[off]); }
+                if (s == 1u) { v = lp_at(lpb + targets[off], sh); }
                 alpha[cur + s] = v;
             }
             continue;
@@ -164,7 +192,7 @@ fn ctc_alpha_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
             } else {
                 let lab = targets[off + (s >> 1u)];
                 if (lab != lab2) { v = lse3(a0, a1, a2); } else { v = lse2(a0, a1); }
-                v += lp_at(lpb + lab);
+                v += lp_at(lpb + lab, sh);
                 lab2 = lab;
             }
             alpha[cur + s] = v;
@@ -206,7 +234,9 @@ fn ctc_beta_grad_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (t >= tn || dead) { continue; }
         let cur = abase + t * p.l;
         let last = t + 1u == tn;
-        let lblank = lp_at(base + p.blank);
+        var sh = 0.0;
+        if (LOGITS) { sh = row_lse[t * p.n + n]; }
+        let lblank = lp_at(base + p.blank, sh);
         let lo = window_lo(ln, tn, t);
         let hi = window_hi(ln, t);
         // β_{t+1} is written on [lo_{t+1}, hi_{t+1}] ⊇ [lo + 2, hi + 2] ∩ [0, L) and log 0 below.
@@ -233,7 +263,7 @@ fn ctc_beta_grad_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
                 x = lse2(b0, b1);
             } else {
                 lab = targets[off + (s >> 1u)];
-                e = lp_at(base + lab);
+                e = lp_at(base + lab, sh);
                 if (lab != lab2) { x = lse3(b0, b1, b2); } else { x = lse2(b0, b1); }
                 lab2 = lab;
             }
@@ -256,7 +286,7 @@ fn ctc_beta_grad_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
         grad[base + p.blank] += blank_sum;
         let inv_z = select(0.0, 1.0 / z, z > 0.0);
         for (var c = 0u; c < p.c; c++) {
-            grad[base + c] = (exp(lp_at(base + c)) - grad[base + c] * inv_z) * gs;
+            grad[base + c] = (exp(lp_at(base + c, sh)) - grad[base + c] * inv_z) * gs;
         }
     }
 }
@@ -297,7 +327,7 @@ fn ctc_alpha_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
                             }
                         }
                     }
-                    alpha[cur + s] = v + lp_at(lpb + lab);
+                    alpha[cur + s] = v + lp_at(lpb + lab, 0.0);
                 }
             }
         }
@@ -344,7 +374,7 @@ fn ctc_beta_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
                             }
                         }
                     }
-                    beta[cur + s] = v + lp_at(lpb + lab);
+                    beta[cur + s] = v + lp_at(lpb + lab, 0.0);
                 }
             }
         }
@@ -381,7 +411,7 @@ fn ctc_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
     let ln = 2u * m.y + 1u;
     let ab = (n * p.t + t) * p.l;
-    let lblank = lp_at(base + p.blank);
+    let lblank = lp_at(base + p.blank, 0.0);
     var blank_sum = 0.0;
     var z = 0.0;
     for (var s = 0u; s < ln; s++) {
@@ -392,7 +422,7 @@ fn ctc_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             z += post;
         } else {
             let lab = targets[m.z + (s >> 1u)];
-            let post = exp(ab_s - lp_at(base + lab));
+            let post = exp(ab_s - lp_at(base + lab, 0.0));
             grad[base + lab] += post;
             z += post;
         }
@@ -401,7 +431,7 @@ fn ctc_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     // Pass 2: exp(lp(t, c)) (the softmax part) minus the normalised posterior.
     let inv_z = select(0.0, 1.0 / z, z > 0.0);
     for (var c = 0u; c < p.c; c++) {
-        grad[base + c] = (exp(lp_at(base + c)) - grad[base + c] * inv_z) * gs;
+        grad[base + c] = (exp(lp_at(base + c, 0.0)) - grad[base + c] * inv_z) * gs;
     }
 }
 

@@ -125,16 +125,24 @@ fn cases() -> Vec<Case> {
 }
 
 #[test]
-fn forward_and_gradient_match_reference_for_every_layout_reduction_and_target_layout() {
+fn forward_and_gradient_match_reference_for_every_layout_reduction_target_layout_and_input() {
     for case in cases() {
         let lp = case.log_probs();
         let lp64 = to64(&lp);
         for layout in LAYOUTS {
             for reduction in REDUCTIONS {
-                for (tl, targets) in [("concatenated", case.concatenated()), ("padded", case.padded())] {
+                // Logits with padded targets: log_softmax inside the op. PyTorch's
+                // gradient w.r.t. normalised log-probs is the gradient w.r.t. the
+                // logits, so the same reference holds for both inputs.
+                let logits = case.logits();
+                for (tl, targets, from_logits) in [
+                    ("concatenated", case.concatenated(), false),
+                    ("padded", case.padded(), false),
+                    ("padded, logits", case.padded(), true),
+                ] {
                     let what = format!("{} / {layout:?} / {reduction:?} / {tl}", case.name);
-                    let x = case.var(&lp);
-                    let opts = CtcOptions { blank: case.blank, reduction, layout, ..Default::default() };
+                    let x = case.var(if from_logits { &logits } else { &lp });
+                    let opts = CtcOptions { blank: case.blank, reduction, layout, from_logits, ..Default::default() };
                     let y = case.loss(&x, &targets, opts).unwrap();
                     let want = case.reference_loss(&lp64, reduction, false);
                     let expect_shape: &[usize] = if reduction == Reduction::None { &[case.n()] } else { &[] };

@@ -11,9 +11,10 @@
 //! zero_infinity; a zero keeps one bad utterance from poisoning a batch's
 //! parameters while the +inf loss still says what happened).
 //!
-//! With `from_logits` the input is raw scores: log_softmax runs inside the
-//! op and the gradient is the exact one with respect to the logits, in the
-//! same kernel (no separate softmax backward). Without it the input is
+//! With `from_logits` the input is raw scores: log_softmax is applied inside
+//! the op (inside the recursion kernels in the serial layout) and the
+//! gradient is the exact one with respect to the logits, from the same
+//! kernel (no separate softmax backward). Without it the input is
 //! log-probabilities and the gradient is PyTorch's: exp(lp) − posterior/p,
 //! which is exact when the log-probs came from a log_softmax.
 //!
@@ -24,8 +25,8 @@
 use crate::autograd::Var;
 use crate::error::Result;
 pub use crate::nn::loss::Reduction;
+use crate::ops::ctc as k;
 pub use crate::ops::ctc::{min_frames, CtcLayout, CtcTargets};
-use crate::ops::{self, ctc as k};
 use crate::tensor::Tensor;
 
 /// `CTCLoss` options; `Default` is PyTorch's (blank 0, mean, no
@@ -53,8 +54,7 @@ pub fn ctc_loss(input: &Var, targets: &CtcTargets, input_lengths: &[usize], targ
     x.expect_dtype("ctc_loss", crate::DType::F32)?;
     let ctx = x.context();
     let batch = k::CtcBatch::new(ctx, x.shape(), targets, input_lengths, target_lengths, opts.blank)?;
-    let lp = if opts.from_logits { ops::log_softmax(x, 2)? } else { x.clone() };
-    let fwd = k::ctc_forward(&lp, &batch, opts.zero_infinity, opts.layout)?;
+    let fwd = k::ctc_forward(x, &batch, opts.from_logits, opts.zero_infinity, opts.layout)?;
     let n = batch.n;
     let scale: Vec<f32> = match opts.reduction {
         Reduction::Mean => batch.target_lengths.iter().map(|&s| 1.0 / (n as f32 * s.max(1) as f32)).collect(),
@@ -72,7 +72,7 @@ pub fn ctc_loss(input: &Var, targets: &CtcTargets, input_lengths: &[usize], targ
         Box::new(move |g, _inputs, _y| {
             let g_stride = if reduction == Reduction::None { 1 } else { 0 };
             let g = g.reshape(&[g.numel()])?;
-            Ok(vec![Some(k::ctc_backward(&lp, &batch, &fwd, &g, g_stride, &scale)?)])
+            Ok(vec![Some(k::ctc_backward(&batch, &fwd, &g, g_stride, &scale)?)])
         }),
     ))
 }

@@ -268,19 +268,39 @@ pub struct CtcForward {
     pub alpha: Tensor,
     /// The layout that ran.
     pub layout: CtcLayout,
+    /// What the kernels read as `lp`: the log-probabilities, or the logits
+    /// when `fused_logits`.
+    pub input: Tensor,
+    /// Whether the serial kernels applied log_softmax themselves.
+    pub fused_logits: bool,
+    /// (T, N) logsumexp of each logits row when `fused_logits` (else a
+    /// one-element stand-in for the binding).
+    pub row_lse: Tensor,
 }
 
-/// The forward recursion for log-probabilities `lp` (T, N, C): per-utterance
-/// losses and α. Records ⌈T / chunk⌉ dispatches.
-pub fn ctc_forward(lp: &Tensor, batch: &CtcBatch, zero_infinity: bool, layout: CtcLayout) -> Result<CtcForward> {
-    batch.check_lp(lp)?;
-    let ctx = lp.context();
+/// The forward recursion for `input` (T, N, C): log-probabilities, or
+/// logits with `logits` (log_softmax over C is then applied: inside the
+/// serial kernels, as a separate pass before the workgroup ones).
+/// Per-utterance losses and α; records ⌈T / chunk⌉ recursion dispatches.
+pub fn ctc_forward(input: &Tensor, batch: &CtcBatch, logits: bool, zero_infinity: bool, layout: CtcLayout) -> Result<CtcForward> {
+    batch.check_lp(input)?;
+    let ctx = input.context();
     let layout = batch.resolve(layout);
+    let fused = logits && layout == CtcLayout::Serial;
+    let input = if logits && !fused { super::log_softmax(input, 2)? } else { input.clone() };
     let alpha = Tensor::empty(ctx, &[batch.n, batch.t, batch.l], DType::F32)?;
     let nll = Tensor::empty(ctx, &[batch.n], DType::F32)?;
     let loss = Tensor::empty(ctx, &[batch.n], DType::F32)?;
-    let entry = if layout == CtcLayout::Workgroup { "ctc_alpha_wg" } else { "ctc_alpha_serial" };
-    let chunk = batch.chunk(layout);
+    // The serial kernels name row_lse even when they skip it: bind a stand-in.
+    let lse_shape = if fused { vec![batch.t, batch.n] } else { vec![1] };
+    let row_lse = Tensor::empty(ctx, &lse_shape, DType::F32)?;
+    let (entry, chunk, constants): (&str, usize, &[(&str, f64)]) = if layout == CtcLayout::Workgroup {
+        ("ctc_alpha_wg", batch.chunk(layout), &[])
+    } else {
+        // Each frame loops over its positions and, with logits, once over C.
+        let per_frame = batch.l + if fused { batch.c } else { 0 } + 2;
+        ("ctc_alpha_serial", (MAX_LOOP / per_frame).clamp(1, batch.t), if fused { &[("LOGITS", 1.0)] } else { &[("LOGITS", 0.0)] })
+    };
     let grid = batch.recursion_grid(layout)?;
     let mut t0 = 0;
     while t0 < batch.t {
@@ -289,14 +309,22 @@ pub fn ctc_forward(lp: &Tensor, batch: &CtcBatch, zero_infinity: bool, layout: C
         ctx.dispatch(
             "ctc",
             entry,
-            &[],
+            constants,
             bytemuck::bytes_of(&params),
-            &[lp.binding(1), batch.targets.binding(2), batch.meta.binding(3), alpha.binding(4), nll.binding(6), loss.binding(7)],
+            &[
+                input.binding(1),
+                batch.targets.binding(2),
+                batch.meta.binding(3),
+                alpha.binding(4),
+                nll.binding(6),
+                loss.binding(7),
+                row_lse.binding(12),
+            ],
             grid,
         )?;
         t0 += steps;
     }
-    Ok(CtcForward { loss, nll, alpha, layout })
+    Ok(CtcForward { loss, nll, alpha, layout, input, fused_logits: fused, row_lse })
 }
 
 /// Σ_n loss[n]·scale[n] as a 0-d tensor (one dispatch); `scale` is (N,).
@@ -319,8 +347,8 @@ pub fn ctc_weighted_sum(loss: &Tensor, scale: &Tensor) -> Result<Tensor> {
 /// single value with 0) times `scale[n]` per utterance: PyTorch's
 /// exp(lp) − Σ_{s: l'(s)=c} exp(α + β + nll − lp), zero past each input
 /// length and for utterances without an alignment (where PyTorch gives NaN).
-pub fn ctc_backward(lp: &Tensor, batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u32, scale: &Tensor) -> Result<Tensor> {
-    batch.check_lp(lp)?;
+pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u32, scale: &Tensor) -> Result<Tensor> {
+    let lp = &fwd.input;
     let want = if g_stride == 0 { 1 } else { batch.n };
     if g.numel() != want || scale.shape() != [batch.n] {
         return Err(Error::shape("ctc_backward (upstream vs scale)", g.shape(), scale.shape()));
@@ -338,6 +366,14 @@ pub fn ctc_backward(lp: &Tensor, batch: &CtcBatch, fwd: &CtcForward, g: &Tensor,
     } else {
         ("ctc_beta_wg", batch.chunk(layout))
     };
+    let constants: &[(&str, f64)] = if !fused {
+        &[]
+    } else if fwd.fused_logits {
+        &[("LOGITS", 1.0)]
+    } else {
+        &[("LOGITS", 0.0)]
+    };
+    let row_lse = &fwd.row_lse;
     let mut done = 0;
     while done < batch.t {
         let steps = chunk.min(batch.t - done);
@@ -346,7 +382,7 @@ pub fn ctc_backward(lp: &Tensor, batch: &CtcBatch, fwd: &CtcForward, g: &Tensor,
         ctx.dispatch(
             "ctc",
             entry,
-            &[],
+            constants,
             bytemuck::bytes_of(&params),
             &[
                 lp.binding(1),
@@ -358,6 +394,7 @@ pub fn ctc_backward(lp: &Tensor, batch: &CtcBatch, fwd: &CtcForward, g: &Tensor,
                 g.binding(8),
                 scale.binding(9),
                 grad.binding(10),
+                row_lse.binding(12),
             ],
             grid,
         )?;
