@@ -15,9 +15,20 @@ fn synthetic_digits_train_below_stated_cer_and_checkpoint_transcribes() {
     let c = ctx();
     let out = std::env::temp_dir().join(format!("kairo-speech-train-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let cfg = SpeechTrainConfig { synth_utterances: SYNTH_UTTERANCES, epochs: SYNTH_EPOCHS, out: Some(out.clone()), ..Default::default() };
+    let cfg = SpeechTrainConfig {
+        synth_utterances: SYNTH_UTTERANCES,
+        epochs: SYNTH_EPOCHS,
+        batch: 8,
+        out: Some(out.clone()),
+        ..Default::default()
+    };
     let data = speech::load_data(&cfg).unwrap();
-    let run = speech::train_speech(&c, &cfg, &data, |_| {}).unwrap();
+    let run = speech::train_speech(&c, &cfg, &data, |e| {
+        if let speech::SpeechEvent::Epoch(r) = e {
+            eprintln!("epoch {}: loss {:.3} CER {:.3} WER {:.3} ({:.1} s audio/s)", r.epoch + 1, r.train_loss, r.cer, r.wer, r.audio_seconds_per_second);
+        }
+    })
+    .unwrap();
     let first = &run.epochs[0];
     let last = run.epochs.last().unwrap();
     eprintln!("synthetic digits: loss {:.3} -> {:.3}, held-out CER {:.3}, WER {:.3}", first.train_loss, last.train_loss, last.cer, last.wer);
@@ -35,11 +46,17 @@ fn synthetic_digits_train_below_stated_cer_and_checkpoint_transcribes() {
     kairo::speech::wav::write_wav_16(&wav, &u.samples, 16_000).unwrap();
     let text = speech::transcribe_file(&c, &model, &wav, 0).unwrap();
     assert!(text.chars().all(|ch| ch == ' ' || ch == '\'' || ch.is_ascii_lowercase()), "{text:?}");
+
+    // Resuming with a different model shape is refused before anything is overwritten.
+    let mut other = cfg.clone();
+    other.resume = true;
+    other.model.hidden = 64;
+    assert!(speech::train_speech(&c, &other, &data, |_| {}).is_err());
 }
 
 /// The built-in set for the fast test, its epochs and the CER it must reach.
-const SYNTH_UTTERANCES: usize = 300;
-const SYNTH_EPOCHS: usize = 8;
+const SYNTH_UTTERANCES: usize = 200;
+const SYNTH_EPOCHS: usize = 6;
 const SYNTH_MAX_CER: f32 = 0.5;
 
 #[test]
@@ -71,4 +88,4 @@ fn espeak_digits_reach_cer_at_most_15_percent() {
     assert!(last.cer <= 0.15, "greedy CER on the held-out espeak utterances is {:.3} > 0.15", last.cer);
 }
 
-const ESPEAK_EPOCHS: usize = 15;
+const ESPEAK_EPOCHS: usize = 10;

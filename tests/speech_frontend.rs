@@ -312,3 +312,37 @@ fn unfold_rejects_bad_shapes_and_too_short_inputs() {
     let flat = Var::constant(Tensor::zeros(&c, &[6, 4]).unwrap());
     assert!(unfold_time(&flat, 2, 1, 0).unwrap_err().to_string().contains("[6, 4]"));
 }
+
+#[test]
+fn model_shapes_names_and_gradients_for_both_recurrent_options() {
+    use kairo::nn::ctc::{ctc_loss, CtcOptions, CtcTargets};
+    use kairo::nn::Module;
+    use kairo::speech::model::{SpeechConfig, SpeechModel};
+    use rand::SeedableRng;
+    let c = ctx();
+    let small = SpeechConfig { n_mels: 8, conv_channels: 6, hidden: 5, ..Default::default() };
+    let online = SpeechConfig { bidirectional: false, lookahead: 2, ..small.clone() };
+    for cfg in [small, online] {
+        let model = SpeechModel::new(&c, &cfg, &mut rand::rngs::StdRng::seed_from_u64(1)).unwrap();
+        let names: Vec<String> = model.parameters().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names[..2], ["conv.weight", "conv.bias"]);
+        assert!(names.contains(&"head.weight".to_string()));
+        assert_eq!(names.contains(&"rnn.weight_ih_l0_reverse".to_string()), cfg.bidirectional);
+        assert_eq!(names.contains(&"lookahead.weight".to_string()), !cfg.bidirectional);
+        // 20 frames, stride 3, padding 3, kernel 7: ⌊(20 + 6 − 7)/3⌋ + 1 = 7 steps.
+        let x = Var::constant(Tensor::from_slice(&c, &random(20 * 2 * 8, 3), &[20, 2, 8]).unwrap());
+        let logits = model.forward(&x).unwrap();
+        assert_eq!(logits.shape(), &[7, 2, 29]);
+        assert_eq!(model.out_len(20), 7);
+        let targets = CtcTargets::Concatenated(text::encode("one two").unwrap());
+        let opts = CtcOptions { from_logits: true, zero_infinity: true, ..Default::default() };
+        let loss = ctc_loss(&logits, &targets, &[7, 5], &[4, 3], opts).unwrap();
+        loss.backward().unwrap();
+        for (name, p) in model.parameters() {
+            let g = p.grad().unwrap_or_else(|| panic!("{name} has no gradient")).to_vec().unwrap();
+            assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|&v| v != 0.0), "{name}: {g:?}");
+        }
+    }
+    let bad = SpeechConfig { n_mels: 0, ..Default::default() };
+    assert!(SpeechModel::new(&c, &bad, &mut rand::rngs::StdRng::seed_from_u64(1)).is_err());
+}
