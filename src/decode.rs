@@ -151,7 +151,7 @@ pub struct Hypothesis {
 /// result is deterministic). The score of a prefix sums every alignment
 /// that collapses to it, so it can beat the best path (see tests/decode.rs).
 pub fn beam_search(frames: &[f32], c: usize, blank: usize, beam_width: usize) -> Result<Vec<Hypothesis>> {
-    if beam_width == 0 || c == 0 || blank >= c || frames.len() % c != 0 {
+    if beam_width == 0 || c == 0 || blank >= c || !frames.len().is_multiple_of(c) {
         return Err(Error::InvalidArgument(format!(
             "beam_search: beam width {beam_width}, {c} classes, blank {blank}, {} values",
             frames.len()
