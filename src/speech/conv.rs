@@ -144,6 +144,19 @@ pub fn unfold_time_backward_reference<T: Real>(dcols: &[T], t: usize, b: usize, 
     dx.into_iter().map(T::from_f64).collect()
 }
 
+/// act(x·Wᵀ + b) for x (T, B, in) as one (T·B, in) matmul: a 3-D input
+/// would run as T batched matmuls of only B rows each, which the matmul
+/// kernels tile poorly.
+pub fn linear_rows(linear: &Linear, x: &Var, act: Activation) -> Result<Var> {
+    let s = x.shape().to_vec();
+    if s.len() != 3 {
+        return linear.forward_act(x, act);
+    }
+    let flat = crate::autograd::reshape(x, &[s[0] * s[1], s[2]])?;
+    let y = linear.forward_act(&flat, act)?;
+    crate::autograd::reshape(&y, &[s[0], s[1], linear.out_features()])
+}
+
 /// A Conv1d over time: `channels` outputs from K taps of F features, stride
 /// S, padding P, fused activation.
 pub struct TimeConv {
@@ -182,7 +195,7 @@ impl TimeConv {
             return Err(Error::shape("TimeConv (x (T, B, F) vs weight (C, K·F))", x.shape(), self.linear.weight.shape()));
         }
         let cols = unfold_time(x, self.kernel, self.stride, self.padding)?;
-        self.linear.forward_act(&cols, self.activation)
+        linear_rows(&self.linear, &cols, self.activation)
     }
 
     /// Output steps for an input of `t` steps.

@@ -94,7 +94,7 @@ impl SpeechModel {
         if let Some(la) = &self.lookahead {
             y = la.forward(&y)?;
         }
-        self.head.forward(&y)
+        super::conv::linear_rows(&self.head, &y, Activation::None)
     }
 }
 

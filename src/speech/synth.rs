@@ -59,6 +59,7 @@ struct Track {
 }
 
 impl Track {
+    #[allow(clippy::too_many_arguments)]
     fn push(&mut self, n: usize, f: [f32; 3], f_end: [f32; 3], voice: f32, noise: f32, centre: f32, bw: f32) {
         for i in 0..n {
             let a = i as f32 / n.max(1) as f32;
@@ -160,8 +161,8 @@ fn render(tr: &Track, pitch: f32, loud: f32, hiss: f32, rng: &mut impl Rng) -> V
     let mut out = Vec::with_capacity(n);
     let vibrato = rng.random_range(3.0..6.0f32);
     for i in 0..n {
-        for k in 0..3 {
-            f[k] += (tr.formants[i][k] - f[k]) * smooth;
+        for (fk, target) in f.iter_mut().zip(tr.formants[i]) {
+            *fk += (target - *fk) * smooth;
         }
         v += (tr.voice[i] - v) * smooth;
         nz += (tr.noise[i] - nz) * smooth * 3.0;
