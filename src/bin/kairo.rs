@@ -34,7 +34,7 @@ enum Command {
         /// Also time every matmul kernel variant.
         #[arg(long)]
         variants: bool,
-        /// Only these groups: matmul, dispatch, rnn (default: all; rnn is skipped when --sizes is given).
+        /// Only these groups: matmul, dispatch, rnn, ctc, speech (default: all; rnn and speech are skipped when --sizes is given).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Write the results as JSON to this file.
@@ -162,7 +162,6 @@ fn main() -> ExitCode {
                 let cfg = SeqConfig { cell: cell.kind(), length, steps, batch, hidden, lr, seed, eval_every, ..Default::default() };
                 train_seq(&cfg, plot.as_deref())
             }
-        },
             TrainJob::Speech { manifest, epochs, batch, hidden, layers, lr, lookahead, out, seed, resume } => {
                 let mut cfg = speech::SpeechTrainConfig { manifest, epochs, batch, lr, out, seed, resume, ..Default::default() };
                 cfg.model.hidden = hidden;
