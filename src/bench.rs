@@ -22,7 +22,7 @@ pub struct BenchConfig {
     pub variants: bool,
     /// Dispatches in the overhead measurement.
     pub dispatches: usize,
-    /// Which groups to run: "matmul", "dispatch", "rnn" (empty: all; "rnn"
+    /// Which groups to run: "matmul", "dispatch", "rnn", "ctc" (empty: all; "rnn"
     /// only when `sizes` is None too, so small-size runs stay quick).
     pub only: Vec<String>,
     /// The recurrent-layer entries' problem size.
@@ -311,6 +311,89 @@ pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
     Ok(out)
 }
 
+/// CTC loss + gradient at T 150, N 16, C 28, 40-label targets, all at full
+/// length, from logits (the fused log_softmax path, reduction mean): one
+/// entry per kernel layout. `ctc_forward` is the loss alone (no tape),
+/// `ctc_loss_grad` loss and backward to the logits. Wall time of the work
+/// plus its one submit and wait, median of `reps` after a warm-up.
+pub fn bench_ctc(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+    use crate::autograd::Var;
+    use crate::nn::ctc::{ctc_loss, CtcLayout, CtcOptions, CtcTargets};
+    let (t, n, c, s) = (150, 16, 28, 40);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let labels: Vec<u32> = (0..n * s).map(|_| rng.random_range(1..c as u32)).collect();
+    let targets = CtcTargets::Padded { data: labels, s };
+    let (input_lengths, target_lengths) = (vec![t; n], vec![s; n]);
+    let x = Var::parameter(random(ctx, &[t, n, c], 6)?);
+    let mut out = Vec::new();
+    for (layout, name) in [(CtcLayout::Serial, "serial"), (CtcLayout::Workgroup, "workgroup")] {
+        let opts = CtcOptions { from_logits: true, layout, ..Default::default() };
+        let forward = || -> Result<()> {
+            crate::no_grad(|| ctc_loss(&x, &targets, &input_lengths, &target_lengths, opts).map(drop))?;
+            ctx.sync()
+        };
+        let step = || -> Result<()> {
+            x.zero_grad();
+            ctc_loss(&x, &targets, &input_lengths, &target_lengths, opts)?.backward()?;
+            ctx.sync()
+        };
+        let runs: [(&str, &dyn Fn() -> Result<()>); 2] = [("ctc_forward", &forward), ("ctc_loss_grad", &step)];
+        for (what, run) in runs {
+            run()?; // warm-up: pipelines, pool
+            let before = ctx.counters().dispatches;
+            run()?;
+            let dispatches = ctx.counters().dispatches - before;
+            let mut times = Vec::new();
+            for _ in 0..cfg.reps.max(1) {
+                let start = Instant::now();
+                run()?;
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+            let r = BenchResult {
+                name: what.to_string(),
+                variant: Some(name.to_string()),
+                sizes: sizes_map(&[("T", t), ("N", n), ("C", c), ("S", s)]),
+                ms: median(times),
+                gflops: None,
+                us_per_dispatch: None,
+                timer: "wall".to_string(),
+                dispatches: Some(dispatches),
+            };
+            report(&r);
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The speech recogniser (`crate::train::speech`, default model): one
+/// training step (conv, bidirectional GRU, CTC, backward, clipping, Adam,
+/// submit, loss readback) on a fixed batch of 16 synthetic utterances.
+/// Wall time, median of `reps` (at most 3 on software adapters); the
+/// throughput in seconds of audio trained per second is in `sizes` as
+/// `audio_s_per_s`, beside the batch's `audio_s`.
+pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+    let batch = 16;
+    let reps = if is_real_gpu(ctx) { cfg.reps } else { cfg.reps.min(3) };
+    let (ms, audio, dispatches) = crate::train::speech::step_timing(ctx, batch, reps)?;
+    let mut sizes = sizes_map(&[("B", batch)]);
+    let round = |v: f64| serde_json::json!((v * 100.0).round() / 100.0);
+    sizes.insert("audio_s".into(), round(audio));
+    sizes.insert("audio_s_per_s".into(), round(audio / (ms / 1e3)));
+    let r = BenchResult {
+        name: "speech_train_step".to_string(),
+        variant: None,
+        sizes,
+        ms,
+        gflops: None,
+        us_per_dispatch: None,
+        timer: "wall".to_string(),
+        dispatches: Some(dispatches),
+    };
+    report(&r);
+    Ok(vec![r])
+}
+
 /// Runs the selected groups and returns the report.
 pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<BenchReport> {
     let info = ctx.adapter_info();
@@ -324,6 +407,12 @@ pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult
     }
     if cfg.only.iter().any(|o| o == "rnn") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
         results.extend(bench_rnn(ctx, cfg, &mut report)?);
+    }
+    if cfg.only.iter().any(|o| o == "speech") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
+        results.extend(bench_speech(ctx, cfg, &mut report)?);
+    }
+    if wants("ctc") {
+        results.extend(bench_ctc(ctx, cfg, &mut report)?);
     }
     Ok(BenchReport {
         adapter: AdapterReport {

@@ -40,6 +40,8 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("rnn_layers", "rnn_layers.wgsl"),
     kernel!("lookahead", "lookahead.wgsl"),
     kernel!("rnn_fused", "rnn_fused.wgsl"),
+    kernel!("speech", "speech.wgsl"),
+    kernel!("ctc", "ctc.wgsl"),
 ];
 
 /// Looks a kernel up by name.

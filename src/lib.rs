@@ -9,6 +9,7 @@
 pub mod autograd;
 pub mod bench;
 pub mod data;
+pub mod decode;
 pub mod error;
 pub mod gpu;
 pub mod gradcheck;
@@ -18,6 +19,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod reference;
+pub mod speech;
 pub mod tensor;
 pub mod train;
 

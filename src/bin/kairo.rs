@@ -9,7 +9,7 @@ use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::nn::rnn::CellKind;
 use kairo::train::seq::{self, SeqConfig};
 use kairo::train::seq_copy::CopySpec;
-
+use kairo::train::speech;
 use rand::SeedableRng;
 use kairo::{Context, Result};
 
@@ -24,7 +24,7 @@ struct Cli {
 enum Command {
     /// List every adapter with backend, type, key limits and optional features.
     Info,
-    /// Benchmark kernels: matmul GFLOP/s, dispatch overhead, LSTM/GRU layer forward and training step.
+    /// Benchmark kernels: matmul GFLOP/s, dispatch overhead, LSTM/GRU layer forward and training step, CTC loss + gradient.
     Bench {
         /// Square matmul sizes, comma-separated (default 256,512,1024; plus 2048,4096 on real GPUs).
         #[arg(long, value_delimiter = ',')]
@@ -35,7 +35,7 @@ enum Command {
         /// Also time every matmul kernel variant.
         #[arg(long)]
         variants: bool,
-        /// Only these groups: matmul, dispatch, rnn (default: all; rnn is skipped when --sizes is given).
+        /// Only these groups: matmul, dispatch, rnn, ctc, speech (default: all; rnn and speech are skipped when --sizes is given).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Write the results as JSON to this file.
@@ -51,6 +51,17 @@ enum Command {
     Sample {
         #[command(subcommand)]
         job: SampleJob,
+    },
+    /// Print the text of a WAV file with a trained speech model.
+    Transcribe {
+        /// A checkpoint written by `kairo train speech` (speech.safetensors).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Prefix beam search with this beam width (default: greedy best path).
+        #[arg(long)]
+        beam: Option<usize>,
+        /// The WAV file (any common rate, bit depth, mono or stereo).
+        wav: PathBuf,
     },
     /// A short tour on built-in data: a matmul checked against the CPU, an MLP trained on two spirals (writes kairo-spirals.png), kernel benchmarks.
     Demo,
@@ -95,6 +106,36 @@ enum TrainJob {
         /// Draw ‖∂L/∂x_t‖ against t for all three cells at init (and the trained model) to this PNG.
         #[arg(long)]
         plot: Option<PathBuf>,
+    },
+    /// A Deep Speech 2 style recogniser (conv + bidirectional GRU + CTC) on a
+    /// manifest, or on built-in synthetic spoken digits.
+    Speech {
+        /// CSV manifest `wav_filename,wav_filesize,transcript` (default: built-in synthetic digits).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(long, default_value_t = 12)]
+        epochs: usize,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// GRU hidden size per direction.
+        #[arg(long, default_value_t = 128)]
+        hidden: usize,
+        /// GRU layers.
+        #[arg(long, default_value_t = 1)]
+        layers: usize,
+        #[arg(long, default_value_t = 0.003)]
+        lr: f32,
+        /// Unidirectional GRU with a look-ahead convolution over this many future steps (online use).
+        #[arg(long)]
+        lookahead: Option<usize>,
+        /// Checkpoint folder (speech.safetensors is written there after every epoch).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Continue from the checkpoint in --out.
+        #[arg(long)]
+        resume: bool,
     },
 }
 
@@ -208,10 +249,21 @@ fn main() -> ExitCode {
                     Task::Text => seq_cli::train_text(&cfg, &text),
                 }
             }
+            TrainJob::Speech { manifest, epochs, batch, hidden, layers, lr, lookahead, out, seed, resume } => {
+                let mut cfg = speech::SpeechTrainConfig { manifest, epochs, batch, lr, out, seed, resume, ..Default::default() };
+                cfg.model.hidden = hidden;
+                cfg.model.layers = layers;
+                if let Some(tau) = lookahead {
+                    cfg.model.bidirectional = false;
+                    cfg.model.lookahead = tau;
+                }
+                train_speech(&cfg)
+            }
         },
         Command::Sample { job: SampleJob::Seq { checkpoint, prompt, len, temperature, seed } } => {
             seq_cli::sample_text(&checkpoint, &prompt, len, temperature, seed)
         }
+        Command::Transcribe { checkpoint, beam, wav } => transcribe(&checkpoint, beam.unwrap_or(0), &wav),
         Command::Demo => demo(),
     };
     match result {
@@ -350,6 +402,90 @@ fn train_seq(cfg: &SeqConfig, plot: Option<&Path>) -> Result<()> {
         }
         println!("wrote {} (legend top right, in the order above)", path.display());
     }
+    Ok(())
+}
+
+fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
+    let ctx = Context::new()?;
+    println!("adapter: {}", ctx.describe());
+    let t0 = std::time::Instant::now();
+    let data = speech::load_data(cfg)?;
+    match (&cfg.manifest, &data.report) {
+        (Some(m), Some(r)) => {
+            println!("{}: {} utterances loaded, {} skipped", m.display(), r.loaded, r.skipped.len());
+            for (path, why) in r.skipped.iter().take(10) {
+                println!("  skipped {}: {why}", path.display());
+            }
+        }
+        _ => println!("built-in synthetic spoken digits: {} utterances", cfg.synth_utterances),
+    }
+    if !data.dropped.is_empty() {
+        println!("{} utterances dropped (cannot be trained on), e.g. {}", data.dropped.len(), data.dropped[0]);
+    }
+    let audio: f32 = data.train.iter().map(|e| e.seconds).sum();
+    println!(
+        "{} train ({:.0} s of audio), {} held out; features ready in {:.1} s",
+        data.train.len(),
+        audio,
+        data.test.len(),
+        t0.elapsed().as_secs_f32()
+    );
+    let m = &cfg.model;
+    println!(
+        "model: conv {}x{} stride {} -> {} GRU {}x{} -> {} classes; Adam lr {}, clip {}, batch {}",
+        m.conv_kernel,
+        m.n_mels,
+        m.conv_stride,
+        if m.bidirectional { "bidirectional".to_string() } else { format!("unidirectional + look-ahead {}", m.lookahead) },
+        m.layers,
+        m.hidden,
+        m.classes,
+        cfg.lr,
+        cfg.clip,
+        cfg.batch
+    );
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} batches  loss {msg}  {per_sec}").expect("valid template"),
+    );
+    let run = speech::train_speech(&ctx, cfg, &data, |ev| match ev {
+        speech::SpeechEvent::EpochStart { epoch, batches } => {
+            bar.reset();
+            bar.set_length(batches as u64);
+            bar.set_prefix(format!("{}", epoch + 1));
+        }
+        speech::SpeechEvent::Step { loss } => {
+            bar.set_message(format!("{loss:.3}"));
+            bar.inc(1);
+        }
+        speech::SpeechEvent::Epoch(r) => bar.suspend(|| {
+            println!(
+                "epoch {:>3}: train loss {:.3}  held-out CER {:.1}%  WER {:.1}%  ({:.1} s of audio per second)",
+                r.epoch + 1,
+                r.train_loss,
+                r.cer * 100.0,
+                r.wer * 100.0,
+                r.audio_seconds_per_second
+            );
+            for (reference, hypothesis) in &r.samples {
+                println!("    ref: {reference}\n    hyp: {hypothesis}");
+            }
+        }),
+    })?;
+    bar.finish_and_clear();
+    if let Some(last) = run.epochs.last() {
+        println!("final held-out CER {:.1}%, WER {:.1}% after {:.0} s", last.cer * 100.0, last.wer * 100.0, t0.elapsed().as_secs_f32());
+    }
+    if let Some(dir) = &cfg.out {
+        println!("checkpoint: {}", dir.join(speech::CHECKPOINT).display());
+    }
+    Ok(())
+}
+
+fn transcribe(checkpoint: &Path, beam: usize, wav: &Path) -> Result<()> {
+    let ctx = Context::new()?;
+    let model = speech::load_model(&ctx, checkpoint)?;
+    println!("{}", speech::transcribe_file(&ctx, &model, wav, beam)?);
     Ok(())
 }
 

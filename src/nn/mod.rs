@@ -1,6 +1,7 @@
 //! Layers and losses on the autodiff tape, with PyTorch semantics and
 //! PyTorch parameter names (`weight`, `bias`, nested as `0.weight`).
 
+pub mod ctc;
 pub mod dropout;
 pub mod embedding;
 pub mod linear;

@@ -1,6 +1,7 @@
 //! Operations: shape checks → uniform params → dispatch. Each op records into
 //! the context's open encoder and returns at once; nothing is submitted.
 
+pub mod ctc;
 pub mod elementwise;
 pub mod matmul;
 pub mod reduce;

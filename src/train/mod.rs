@@ -25,3 +25,4 @@ pub mod spirals;
 pub mod seq;
 pub mod seq_copy;
 pub mod text;
+pub mod speech;

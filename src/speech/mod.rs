@@ -1,0 +1,13 @@
+//! Speech recognition: WAV input and resampling ([`wav`]), log-mel
+//! features ([`features`]), CSV manifests ([`manifest`]), the built-in
+//! synthetic spoken-digit set ([`synth`]), the time-striding convolution
+//! ([`conv`], shaders/speech.wgsl) and the Deep Speech 2 style model
+//! ([`model`]).
+
+pub mod conv;
+pub mod features;
+pub mod manifest;
+pub mod model;
+pub mod synth;
+pub mod text;
+pub mod wav;
