@@ -1,3 +1,5 @@
-//! Built-in data sets that need no files.
+//! Built-in data sets that need no files, and image folders.
 
+pub mod images;
+pub mod shapes;
 pub mod spirals;
