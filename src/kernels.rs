@@ -39,6 +39,8 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("gru_cell", "gru_cell.wgsl"),
     kernel!("rnn_layers", "rnn_layers.wgsl"),
     kernel!("lookahead", "lookahead.wgsl"),
+    kernel!("conv", "conv.wgsl"),
+    kernel!("batchnorm", "batchnorm.wgsl"),
 ];
 
 /// Looks a kernel up by name.

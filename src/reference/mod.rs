@@ -1,6 +1,7 @@
 //! Plain CPU references for every kernel: simple loops, f64 accumulation,
 //! never optimised. GPU tests compare against these.
 
+pub mod conv;
 pub mod lookahead;
 pub mod loss;
 pub mod nn;
