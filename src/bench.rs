@@ -22,8 +22,9 @@ pub struct BenchConfig {
     pub variants: bool,
     /// Dispatches in the overhead measurement.
     pub dispatches: usize,
-    /// Which groups to run: "matmul", "dispatch", "rnn" (empty: all; "rnn"
-    /// only when `sizes` is None too, so small-size runs stay quick).
+    /// Which groups to run: "matmul", "dispatch", "rnn", "dcgan" (empty: all;
+    /// "rnn" and "dcgan" only when `sizes` is None too, so small-size runs
+    /// stay quick).
     pub only: Vec<String>,
     /// The recurrent-layer entries' problem size.
     pub rnn: RnnBenchShape,
@@ -311,6 +312,48 @@ pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
     Ok(out)
 }
 
+/// The full DCGAN iteration of `kairo train gan` (D step on 16 real and 16
+/// fake images, then G step; batch norm, Adam) at 64×64 RGB, ngf = ndf = 64:
+/// wall time of one iteration with its submit and readback, median of
+/// `reps` (at most 3 on software adapters) after a warm-up. `images_per_s`
+/// (in `sizes`) is the batch over the step time, as PyTorch reports it.
+pub fn bench_dcgan(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+    use crate::data::shapes::Shapes;
+    use crate::nn::dcgan::DcganConfig;
+    use crate::train::gan::{GanConfig, GanData, GanTrainer};
+    let batch = 16;
+    let model = DcganConfig { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64 };
+    let gan = GanConfig { model, batch, grid: 16, ..Default::default() };
+    let mut t = GanTrainer::new(ctx, gan, GanData::Shapes(Shapes::new(64, 3, 1)?))?;
+    t.step()?; // warm-up: pipelines, pool, optimiser state
+    let before = ctx.counters().dispatches;
+    t.step()?;
+    let dispatches = ctx.counters().dispatches - before;
+    let reps = if is_real_gpu(ctx) { cfg.reps } else { cfg.reps.min(3) };
+    let mut times = Vec::new();
+    for _ in 0..reps.max(1) {
+        let start = Instant::now();
+        t.step()?;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let ms = median(times);
+    let mut sizes = sizes_map(&[("batch", batch), ("size", 64), ("ngf", 64), ("ndf", 64)]);
+    let ips = (batch as f64 * 1e3 / ms * 10.0).round() / 10.0;
+    sizes.insert("images_per_s".into(), serde_json::json!(ips));
+    let r = BenchResult {
+        name: "dcgan_step".into(),
+        variant: Some("bn_adam".into()),
+        sizes,
+        ms,
+        gflops: None,
+        us_per_dispatch: None,
+        timer: "wall".to_string(),
+        dispatches: Some(dispatches),
+    };
+    report(&r);
+    Ok(vec![r])
+}
+
 /// Runs the selected groups and returns the report.
 pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<BenchReport> {
     let info = ctx.adapter_info();
@@ -324,6 +367,9 @@ pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult
     }
     if cfg.only.iter().any(|o| o == "rnn") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
         results.extend(bench_rnn(ctx, cfg, &mut report)?);
+    }
+    if cfg.only.iter().any(|o| o == "dcgan") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
+        results.extend(bench_dcgan(ctx, cfg, &mut report)?);
     }
     Ok(BenchReport {
         adapter: AdapterReport {

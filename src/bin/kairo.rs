@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kairo::bench::{self, BenchConfig};
 use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::nn::rnn::CellKind;
+use kairo::nn::dcgan::DcganConfig;
+use kairo::train::gan::GanConfig;
+use kairo::train::gan_cli;
 use kairo::train::seq::{self, SeqConfig};
 use rand::SeedableRng;
 use kairo::{Context, Result};
@@ -33,7 +36,7 @@ enum Command {
         /// Also time every matmul kernel variant.
         #[arg(long)]
         variants: bool,
-        /// Only these groups: matmul, dispatch, rnn (default: all; rnn is skipped when --sizes is given).
+        /// Only these groups: matmul, dispatch, rnn, dcgan (default: all; rnn and dcgan are skipped when --sizes is given).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Write the results as JSON to this file.
@@ -44,6 +47,11 @@ enum Command {
     Train {
         #[command(subcommand)]
         job: TrainJob,
+    },
+    /// Draw samples from a trained model.
+    Sample {
+        #[command(subcommand)]
+        job: SampleJob,
     },
     /// A short tour on built-in data: a matmul checked against the CPU, an MLP trained on two spirals (writes kairo-spirals.png), kernel benchmarks.
     Demo,
@@ -80,6 +88,70 @@ enum TrainJob {
         #[arg(long)]
         plot: Option<PathBuf>,
     },
+    /// A DCGAN: alternating D/G training with sample grids, loss curve, checkpoints.
+    Gan(GanArgs),
+}
+
+#[derive(Subcommand)]
+enum SampleJob {
+    /// A grid of DCGAN samples from a `kairo train gan` checkpoint.
+    Gan {
+        /// The checkpoint (OUT/checkpoint.safetensors of a run).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The PNG to write.
+        #[arg(long, default_value = "grid.png")]
+        out: PathBuf,
+        /// Number of samples.
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Seeds the noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+/// `kairo train gan` options (see `GanConfig`).
+#[derive(clap::Args)]
+struct GanArgs {
+    /// Image folder (PNG/JPEG, recursive); default: the built-in coloured shapes.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Image side: 32 or 64.
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// 1 (grey) or 3 (RGB).
+    #[arg(long, default_value_t = 3)]
+    channels: usize,
+    /// Generator width.
+    #[arg(long, default_value_t = 32)]
+    ngf: usize,
+    /// Discriminator width.
+    #[arg(long, default_value_t = 32)]
+    ndf: usize,
+    /// Real images per D step (and as many fakes).
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Iterations (a resumed run counts those already done).
+    #[arg(long, default_value_t = 1500)]
+    iters: u64,
+    /// D updates per G update.
+    #[arg(long, default_value_t = 1)]
+    d_steps: usize,
+    /// Sample grid, loss curve, checkpoint (and quality on built-in data) every N iterations.
+    #[arg(long, default_value_t = 250)]
+    every: u64,
+    /// Adam learning rate (β1 0.5).
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f32,
+    /// Output folder.
+    #[arg(long, default_value = "gan-out")]
+    out: PathBuf,
+    /// Continue from OUT/checkpoint.safetensors.
+    #[arg(long)]
+    resume: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -120,7 +192,23 @@ fn main() -> ExitCode {
                 let cfg = SeqConfig { cell: cell.kind(), length, steps, batch, hidden, lr, seed, eval_every, ..Default::default() };
                 train_seq(&cfg, plot.as_deref())
             }
+            TrainJob::Gan(a) => {
+                let model = DcganConfig { image_size: a.size, channels: a.channels, nz: 100, ngf: a.ngf, ndf: a.ndf };
+                let cfg = GanConfig {
+                    model,
+                    batch: a.batch,
+                    iters: a.iters,
+                    d_steps: a.d_steps,
+                    every: a.every,
+                    lr: a.lr,
+                    seed: a.seed,
+                    out: a.out,
+                    ..Default::default()
+                };
+                gan_cli::train(cfg, a.data.as_deref(), a.resume)
+            }
         },
+        Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
         Command::Demo => demo(),
     };
     match result {

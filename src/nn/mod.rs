@@ -3,6 +3,7 @@
 
 pub mod batchnorm;
 pub mod conv;
+pub mod dcgan;
 pub mod dropout;
 pub mod embedding;
 pub mod linear;

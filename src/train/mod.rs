@@ -23,3 +23,8 @@ pub fn optimizer_step(module: &dyn Module, opt: &mut dyn Optimizer) -> Result<()
 }
 pub mod spirals;
 pub mod seq;
+pub mod gan;
+pub mod gan_ckpt;
+pub mod gan_cli;
+pub mod gan_eval;
+pub mod gan_report;
