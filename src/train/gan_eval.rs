@@ -27,10 +27,23 @@ pub const CONFIDENT: f32 = 0.9;
 /// of its fair share (n / classes) of the samples.
 pub const COVER_FRACTION: f32 = 0.25;
 
-/// conv(4, stride 2) + LeakyReLU blocks down to 4×4, then a linear layer
-/// to one logit per shape class.
+/// The judge's architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClassifierKind {
+    /// conv(4, stride 2) + LeakyReLU blocks down to 4×4, then a linear
+    /// layer to one logit per shape class: the more accurate judge.
+    Conv,
+    /// One hidden layer of 256 LeakyReLU units on the raw pixels: less
+    /// accurate, but its matmuls suit software adapters far better (quick
+    /// enough for CI).
+    Mlp,
+}
+
+/// A shape classifier: convolutions (none for the MLP), an optional
+/// hidden linear layer, and a linear layer to one logit per class.
 pub struct ShapeClassifier {
     convs: Vec<Conv2d>,
+    hidden: Option<Linear>,
     head: Linear,
     /// Side and channels of the images it takes.
     pub size: usize,
@@ -41,6 +54,7 @@ impl ShapeClassifier {
     /// A fresh classifier for `size`×`size` images (32 or 64).
     pub fn new(
         ctx: &Context,
+        kind: ClassifierKind,
         size: usize,
         channels: usize,
         rng: &mut impl rand::Rng,
@@ -49,6 +63,17 @@ impl ShapeClassifier {
             return Err(Error::InvalidArgument(format!(
                 "shape classifier: size must be 32 or 64, got {size}"
             )));
+        }
+        if kind == ClassifierKind::Mlp {
+            let hidden = Linear::new(ctx, channels * size * size, 256, true, rng)?;
+            let head = Linear::new(ctx, 256, NUM_CLASSES, true, rng)?;
+            return Ok(ShapeClassifier {
+                convs: Vec::new(),
+                hidden: Some(hidden),
+                head,
+                size,
+                channels,
+            });
         }
         let widths: &[usize] = if size == 64 {
             &[8, 16, 32, 32]
@@ -64,6 +89,7 @@ impl ShapeClassifier {
         let head = Linear::new(ctx, in_ch * 16, NUM_CLASSES, true, rng)?;
         Ok(ShapeClassifier {
             convs,
+            hidden: None,
             head,
             size,
             channels,
@@ -78,7 +104,11 @@ impl ShapeClassifier {
             h = autograd::unary(&c.forward(&h)?, UnaryOp::LeakyRelu(0.2))?;
         }
         let flat = h.value().numel() / n;
-        self.head.forward(&autograd::reshape(&h, &[n, flat])?)
+        let mut h = autograd::reshape(&h, &[n, flat])?;
+        if let Some(hidden) = &self.hidden {
+            h = hidden.forward_act(&h, crate::ops::Activation::LeakyRelu(0.2))?;
+        }
+        self.head.forward(&h)
     }
 
     /// Class probabilities (N, classes) for images given as host values.
@@ -110,6 +140,9 @@ impl Module for ShapeClassifier {
         for (i, c) in self.convs.iter().enumerate() {
             p.extend(prefixed(&format!("convs.{i}"), c.parameters()));
         }
+        if let Some(h) = &self.hidden {
+            p.extend(prefixed("hidden", h.parameters()));
+        }
         p.extend(prefixed("head", self.head.parameters()));
         p
     }
@@ -120,6 +153,7 @@ impl Module for ShapeClassifier {
 /// with its accuracy on 500 held-out images.
 pub fn train_classifier(
     ctx: &Context,
+    kind: ClassifierKind,
     size: usize,
     channels: usize,
     steps: usize,
@@ -127,8 +161,12 @@ pub fn train_classifier(
 ) -> Result<(ShapeClassifier, f32)> {
     let data = Shapes::new(size, channels, seed ^ 0x00C1_A551_F1E5)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let model = ShapeClassifier::new(ctx, size, channels, &mut rng)?;
-    let mut opt = Adam::new(2e-3);
+    let model = ShapeClassifier::new(ctx, kind, size, channels, &mut rng)?;
+    let mut opt = Adam::new(if kind == ClassifierKind::Mlp {
+        1e-3
+    } else {
+        2e-3
+    });
     let batch = 64;
     for step in 0..steps {
         let (x, labels) = data.batch((step * batch) as u64, batch);
@@ -249,7 +287,7 @@ pub fn classifier_for(
 ) -> Result<(ShapeClassifier, Option<f32>)> {
     if cache.exists() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let model = ShapeClassifier::new(ctx, size, channels, &mut rng)?;
+        let model = ShapeClassifier::new(ctx, ClassifierKind::Conv, size, channels, &mut rng)?;
         let params = model.parameters();
         let targets: Vec<(&str, &Tensor)> = params
             .iter()
@@ -258,7 +296,14 @@ pub fn classifier_for(
         crate::io::safetensors::load_into(cache, &targets)?;
         return Ok((model, None));
     }
-    let (model, acc) = train_classifier(ctx, size, channels, CLASSIFIER_STEPS, 0)?;
+    let (model, acc) = train_classifier(
+        ctx,
+        ClassifierKind::Conv,
+        size,
+        channels,
+        CLASSIFIER_STEPS,
+        0,
+    )?;
     let params = model.parameters();
     let named: Vec<(&str, &Tensor)> = params
         .iter()
