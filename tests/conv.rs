@@ -137,8 +137,9 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 #[test]
 fn dcgan_sized_layers_match_reference() {
     let c = ctx();
-    // Generator 256→128 at 8×8 → 16×16, and discriminator 64→128 at 32×32 → 16×16.
-    let (xs, ws, o) = ([2, 256, 8, 8], [256, 128, 4, 4], opts(2, 1, 1, 0));
+    // Layers of the 32×32 DCGAN (ngf = ndf = 64): generator 128→64 at
+    // 8×8 → 16×16, discriminator 64→128 at 16×16 → 8×8.
+    let (xs, ws, o) = ([1, 128, 8, 8], [128, 64, 4, 4], opts(2, 1, 1, 0));
     let x = random(xs.iter().product(), 20);
     let w: Vec<f32> = random(ws.iter().product(), 21).iter().map(|v| v * 0.05).collect();
     let xv = Var::parameter(Tensor::from_slice(&c, &x, &xs).unwrap());
@@ -155,7 +156,7 @@ fn dcgan_sized_layers_match_reference() {
     let wdw = dot(&w, &wv.grad().unwrap().to_vec().unwrap());
     assert!((xdx - yy).abs() < 1e-3 * yy && (wdw - yy).abs() < 1e-3 * yy, "⟨y,y⟩ {yy}, ⟨dx,x⟩ {xdx}, ⟨dw,w⟩ {wdw}");
 
-    let (xs, ws, o) = ([2, 64, 32, 32], [128, 64, 4, 4], opts(2, 1, 1, 0));
+    let (xs, ws, o) = ([2, 64, 16, 16], [128, 64, 4, 4], opts(2, 1, 1, 0));
     let x = random(xs.iter().product(), 22);
     let w: Vec<f32> = random(ws.iter().product(), 23).iter().map(|v| v * 0.05).collect();
     let b = random(128, 24);
@@ -238,4 +239,20 @@ fn shape_errors_name_both_shapes() {
     let b = Var::constant(Tensor::zeros(&c, &[3]).unwrap());
     let e = conv_transpose2d(&x, &wt, Some(&b), 2, 0, 1, 1).unwrap_err();
     assert!(e.to_string().contains("[3]"), "{e}");
+}
+
+#[test]
+fn direct_transposed_form_matches_reference() {
+    // The gather kernel the benchmarks compare against matmul + col2im.
+    for (xs, ws, o) in conv_t_cases() {
+        let x = random(xs.iter().product(), 40);
+        let w = random(ws.iter().product(), 41);
+        let b = random(ws[1], 42);
+        let ko = kairo::ops::ConvOptions { stride: o.stride, padding: o.padding, dilation: o.dilation, output_padding: o.output_padding };
+        let y = kairo::ops::conv::conv_transpose2d_direct(&var(&x, &xs).value().clone(), var(&w, &ws).value(), Some(var(&b, &[ws[1]]).value()), &ko)
+            .unwrap();
+        let (want, shape) = reference::conv_transpose2d(&x, xs, &w, ws, Some(&b), o);
+        assert_eq!(y.shape(), shape);
+        assert_close(&format!("direct conv_transpose2d {xs:?} {ws:?} {o:?}"), &y.to_vec().unwrap(), &want, FWD_ATOL, FWD_RTOL);
+    }
 }

@@ -36,7 +36,7 @@ enum Command {
         /// Also time every matmul kernel variant.
         #[arg(long)]
         variants: bool,
-        /// Only these groups: matmul, dispatch, rnn, dcgan (default: all; rnn and dcgan are skipped when --sizes is given).
+        /// Only these groups: matmul, dispatch, rnn, dcgan, conv, generator (default: all; rnn, dcgan and conv are skipped when --sizes is given).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Write the results as JSON to this file.

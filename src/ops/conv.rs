@@ -67,7 +67,8 @@ struct Params {
     dil: u32,
     n0: u32,
     total: u32,
-    _pad: [u32; 3],
+    cin: u32,
+    _pad: [u32; 2],
 }
 
 /// One convolution's geometry: the image side (C, H, W) that im2col reads
@@ -110,7 +111,8 @@ impl Geom {
             dil: self.o.dilation as u32,
             n0: n0 as u32,
             total: as_u32("conv", "elements per dispatch", total)?,
-            _pad: [0; 3],
+            cin: 0,
+            _pad: [0; 2],
         })
     }
 }
@@ -185,10 +187,28 @@ fn chunk_images(ctx: &Context, op: &str, n: usize, floats_per_image: usize, l: u
 }
 
 fn dispatch(ctx: &Context, entry: &str, p: &Params, bias: Option<&Tensor>, bindings: &[crate::gpu::Binding<'_>]) -> Result<()> {
+    // The geometry is specialised into the pipeline (divisions by constants
+    // are cheap on llvmpipe, runtime vector divisions are not): one pipeline
+    // per layer shape and entry point, compiled once per context.
+    let constants = [
+        ("HAS_BIAS", if bias.is_some() { 1.0 } else { 0.0 }),
+        ("C", p.c as f64),
+        ("H", p.h as f64),
+        ("W", p.w as f64),
+        ("NB", p.nb as f64),
+        ("OH", p.oh as f64),
+        ("OW", p.ow as f64),
+        ("KH", p.kh as f64),
+        ("KW", p.kw as f64),
+        ("S", p.stride as f64),
+        ("P", p.pad as f64),
+        ("D", p.dil as f64),
+        ("CIN", p.cin as f64),
+    ];
     ctx.dispatch(
         "conv",
         entry,
-        &[("HAS_BIAS", if bias.is_some() { 1.0 } else { 0.0 })],
+        &constants,
         bytemuck::bytes_of(p),
         bindings,
         grid_1d(ctx, (p.total as usize).div_ceil(256) as u64)?,
@@ -451,4 +471,27 @@ pub fn conv_transpose2d_backward(
     let dw = dw.map(|d| d.reshape(w.shape())).transpose()?;
     let db = if need[2] { Some(bias_grad(dy)?) } else { None };
     Ok((dx, dw, db))
+}
+
+/// ConvTranspose2d as one direct gather kernel (no tape): each output pixel
+/// loops over the input channels and its ≤ ⌈k/s⌉² taps, two loads per
+/// multiply-add. Kept to compare with the matmul + col2im form
+/// ([`conv_transpose2d`]), which measured far faster on llvmpipe (see the
+/// `conv` benchmarks); needs Cin·kh·kw ≤ 32768 (the loop cap).
+pub fn conv_transpose2d_direct(x: &Tensor, w: &Tensor, b: Option<&Tensor>, o: &ConvOptions) -> Result<Tensor> {
+    let g = conv_t_geom("conv_transpose2d_direct", x, w, b, o)?;
+    let in_c = w.shape()[0];
+    if in_c * g.kh * g.kw > crate::ops::reduce::MAX_LOOP {
+        return Err(Error::invalid_shape(
+            "conv_transpose2d_direct",
+            format!("weight {:?}: Cin·kh·kw exceeds {} (loop cap)", w.shape(), crate::ops::reduce::MAX_LOOP),
+        ));
+    }
+    let ctx = x.context();
+    let y = Tensor::empty(ctx, &[g.n, g.c, g.h, g.w], DType::F32)?;
+    let mut p = g.params(0, g.n, y.numel())?;
+    p.cin = in_c as u32;
+    let bias = b.unwrap_or(x);
+    dispatch(ctx, "convt_direct", &p, b, &[y.binding(4), bias.binding(5), x.binding(6), w.binding(7)])?;
+    Ok(y)
 }
