@@ -31,7 +31,7 @@ pub fn batch_norm2d(
     momentum: f32,
     eps: f32,
 ) -> Result<Var> {
-    if !(eps > 0.0) || !momentum.is_finite() {
+    if eps.is_nan() || eps <= 0.0 || !momentum.is_finite() {
         return Err(Error::InvalidArgument(format!("batch_norm2d: eps ({eps}) must be positive and momentum ({momentum}) finite")));
     }
     let (y, stats) =

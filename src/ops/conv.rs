@@ -15,6 +15,19 @@
 //! subgroup matmul (15–20 GFLOP/s there) beats direct gather kernels, which
 //! need a load per multiply-add.
 //!
+//! Transposed convolution, forms compared (`kairo bench --only conv`,
+//! llvmpipe, x (16, 256, 8, 8) → (16, 128, 16, 16), k 4, s 2, 1.07 GFLOP,
+//! measured while the 2-core machine ran at load average ~13, so absolute
+//! figures are ~7× below an idle machine's; the matmul alone ran at
+//! 2–2.7 GFLOP/s then): matmul + col2im 712 ms (the matmul alone ~450–550
+//! ms, col2im and the permute ~50 ms); the direct gather kernel
+//! ([`conv_transpose2d_direct`]) 23 400 ms, 33× slower (two loads per
+//! multiply-add). The gathers first divided by runtime sizes, which
+//! llvmpipe runs as one scalar divide per lane: they cost as much as the
+//! matmul until the geometry became specialisation constants (3× faster).
+//! A sub-pixel decomposition (s² small convolutions) would still need an
+//! im2col per phase of the same total size, so it was not pursued.
+//!
 //! A batch whose column matrix would exceed the storage-binding limit (or,
 //! on software adapters, the matmul's inner-dimension limit) runs in chunks
 //! of images; only a single image over the limit is an error.
