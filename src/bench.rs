@@ -22,8 +22,10 @@ pub struct BenchConfig {
     pub variants: bool,
     /// Dispatches in the overhead measurement.
     pub dispatches: usize,
-    /// Which groups to run: "matmul", "dispatch", "rnn", "ctc" (empty: all; "rnn"
-    /// only when `sizes` is None too, so small-size runs stay quick).
+    /// Which groups to run: "matmul", "dispatch", "rnn", "ctc", "speech",
+    /// "dcgan", "conv" (convolutions and the generator), "generator" (the
+    /// generator alone) (empty: all; "rnn", "speech", "dcgan" and "conv" only
+    /// when `sizes` is None too, so small-size runs stay quick).
     pub only: Vec<String>,
     /// The recurrent-layer entries' problem size.
     pub rnn: RnnBenchShape,
@@ -394,6 +396,176 @@ pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Be
     Ok(vec![r])
 }
 
+/// The full DCGAN iteration of `kairo train gan` (D step on 16 real and 16
+/// fake images, then G step; batch norm, Adam) at 64×64 RGB, ngf = ndf = 64:
+/// wall time of one iteration with its submit and readback, median of
+/// `reps` (at most 3 on software adapters) after a warm-up. `images_per_s`
+/// (in `sizes`) is the batch over the step time, as PyTorch reports it.
+pub fn bench_dcgan(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+    use crate::data::shapes::Shapes;
+    use crate::nn::dcgan::DcganConfig;
+    use crate::train::gan::{GanConfig, GanData, GanTrainer};
+    let batch = 16;
+    let model = DcganConfig { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64 };
+    let gan = GanConfig { model, batch, grid: 16, ..Default::default() };
+    let mut t = GanTrainer::new(ctx, gan, GanData::Shapes(Shapes::new(64, 3, 1)?))?;
+    t.step()?; // warm-up: pipelines, pool, optimiser state
+    let before = ctx.counters().dispatches;
+    t.step()?;
+    let dispatches = ctx.counters().dispatches - before;
+    let reps = if is_real_gpu(ctx) { cfg.reps } else { cfg.reps.min(3) };
+    let mut times = Vec::new();
+    for _ in 0..reps.max(1) {
+        let start = Instant::now();
+        t.step()?;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let ms = median(times);
+    let mut sizes = sizes_map(&[("batch", batch), ("size", 64), ("ngf", 64), ("ndf", 64)]);
+    let ips = (batch as f64 * 1e3 / ms * 10.0).round() / 10.0;
+    sizes.insert("images_per_s".into(), serde_json::json!(ips));
+    let r = BenchResult {
+        name: "dcgan_step".into(),
+        variant: Some("bn_adam".into()),
+        sizes,
+        ms,
+        gflops: None,
+        us_per_dispatch: None,
+        timer: "wall".to_string(),
+        dispatches: Some(dispatches),
+    };
+    report(&r);
+    Ok(vec![r])
+}
+
+/// FLOPs (2 per multiply-add) of a convolution whose smaller side is the
+/// grid: `positions` kernel placements of `taps` = C·kh·kw inputs, `out` channels.
+fn conv_flops(positions: usize, taps: usize, out: usize) -> f64 {
+    2.0 * positions as f64 * taps as f64 * out as f64
+}
+
+/// The DCGAN generator without batch norm (z (16, 100, 1, 1) → 512·4² → 256·8²
+/// → 128·16² → 64·32² → 3·64², kernel 4, ReLU between, tanh last, no bias).
+fn dcgan_generator(ctx: &Context) -> Result<Vec<crate::nn::conv::ConvTranspose2d>> {
+    use crate::nn::conv::ConvTranspose2d;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let widths = [100, 512, 256, 128, 64, 3];
+    (0..5)
+        .map(|i| {
+            let (s, p) = if i == 0 { (1, 0) } else { (2, 1) };
+            ConvTranspose2d::new(ctx, widths[i], widths[i + 1], 4, s, p, 0, false, &mut rng)
+        })
+        .collect()
+}
+
+fn generator_forward(layers: &[crate::nn::conv::ConvTranspose2d], z: &crate::Var) -> Result<crate::Var> {
+    use crate::autograd;
+    let mut h = z.clone();
+    for (i, l) in layers.iter().enumerate() {
+        let op = if i + 1 == layers.len() { ops::UnaryOp::Tanh } else { ops::UnaryOp::Relu };
+        h = autograd::unary(&l.forward(&h)?, op)?;
+    }
+    Ok(h)
+}
+
+/// Convolution entries (`--only conv`): a discriminator-sized Conv2d and a
+/// generator-sized ConvTranspose2d, forward and forward+backward (input and
+/// weight gradients), GPU timestamps where available; the transposed
+/// convolution also as the direct gather kernel, for comparison; and the
+/// whole DCGAN generator without batch norm (batch 16, 64×64), forward and
+/// forward+backward to every weight, wall time of the work with its submit
+/// and wait, as an application sees it.
+pub fn bench_conv(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+    use crate::autograd::{self, Var};
+    use crate::nn::conv::{conv2d, conv_transpose2d};
+    let mut out = Vec::new();
+    let mut emit = |r: BenchResult, out: &mut Vec<BenchResult>| {
+        report(&r);
+        out.push(r);
+    };
+    let entry = |name: &str, variant: &str, sizes: &[(&str, usize)], ms: f64, flops: f64, timer: &str| BenchResult {
+        name: name.to_string(),
+        variant: Some(variant.to_string()),
+        sizes: sizes_map(sizes),
+        ms,
+        gflops: Some(flops / (ms * 1e-3) / 1e9),
+        us_per_dispatch: None,
+        timer: timer.to_string(),
+        dispatches: None,
+    };
+    let sum_backward = |y: &Var| -> Result<()> {
+        let n = y.value().numel();
+        autograd::reduce(&autograd::reshape(y, &[n])?, 0, ops::ReduceOp::Sum, false)?.backward()
+    };
+    let only_generator = cfg.only.iter().any(|o| o == "generator") && !cfg.only.iter().any(|o| o == "conv");
+    if !only_generator {
+        // Discriminator layer 2: (16, 64, 32, 32) → (16, 128, 16, 16).
+        let x = Var::parameter(random(ctx, &[16, 64, 32, 32], 6)?);
+        let w = Var::parameter(random(ctx, &[128, 64, 4, 4], 7)?);
+        let sizes = [("n", 16), ("c", 64), ("h", 32), ("o", 128), ("k", 4), ("s", 2)];
+        let flops = conv_flops(16 * 16 * 16, 64 * 16, 128);
+        let (ms, timer) = time_median(ctx, cfg.reps, || crate::no_grad(|| conv2d(&x, &w, None, 2, 1, 1).map(drop)))?;
+        emit(entry("conv2d", "im2col_matmul", &sizes, ms, flops, timer), &mut out);
+        let (ms, timer) = time_median(ctx, cfg.reps, || {
+            x.zero_grad();
+            w.zero_grad();
+            sum_backward(&conv2d(&x, &w, None, 2, 1, 1)?)
+        })?;
+        emit(entry("conv2d_fwd_bwd", "im2col_matmul", &sizes, ms, 3.0 * flops, timer), &mut out);
+
+        // Generator layer 3: (16, 256, 8, 8) → (16, 128, 16, 16).
+        let x = Var::parameter(random(ctx, &[16, 256, 8, 8], 8)?);
+        let w = Var::parameter(random(ctx, &[256, 128, 4, 4], 9)?);
+        let sizes = [("n", 16), ("c", 256), ("h", 8), ("o", 128), ("k", 4), ("s", 2)];
+        let flops = conv_flops(16 * 8 * 8, 128 * 16, 256);
+        let o = ops::ConvOptions { stride: 2, padding: 1, dilation: 1, output_padding: 0 };
+        let (ms, timer) = time_median(ctx, cfg.reps, || crate::no_grad(|| conv_transpose2d(&x, &w, None, 2, 1, 0, 1).map(drop)))?;
+        emit(entry("conv_transpose2d", "gemm_col2im", &sizes, ms, flops, timer), &mut out);
+        let (ms, timer) =
+            time_median(ctx, cfg.reps.min(3), || ops::conv::conv_transpose2d_direct(x.value(), w.value(), None, &o).map(drop))?;
+        emit(entry("conv_transpose2d", "direct_gather", &sizes, ms, flops, timer), &mut out);
+        let (ms, timer) = time_median(ctx, cfg.reps, || {
+            x.zero_grad();
+            w.zero_grad();
+            sum_backward(&conv_transpose2d(&x, &w, None, 2, 1, 0, 1)?)
+        })?;
+        emit(entry("conv_transpose2d_fwd_bwd", "gemm_col2im", &sizes, ms, 3.0 * flops, timer), &mut out);
+    }
+
+    // The generator: FLOPs of its five transposed convolutions.
+    let layers = dcgan_generator(ctx)?;
+    let z = Var::constant(random(ctx, &[16, 100, 1, 1], 10)?);
+    let grid = [(1, 100, 512), (4, 512, 256), (8, 256, 128), (16, 128, 64), (32, 64, 3)];
+    let flops: f64 = grid.iter().map(|&(h, c, o)| conv_flops(16 * h * h, o * 16, c)).sum();
+    let sizes = [("batch", 16), ("nz", 100), ("ngf", 64), ("size", 64)];
+    let wall = |run: &dyn Fn() -> Result<()>| -> Result<f64> {
+        run()?; // warm-up: pipelines, autotune, pool
+        let mut times = Vec::new();
+        for _ in 0..cfg.reps.max(1) {
+            let start = Instant::now();
+            run()?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok(median(times))
+    };
+    let ms = wall(&|| {
+        crate::no_grad(|| generator_forward(&layers, &z).map(drop))?;
+        ctx.sync()
+    })?;
+    emit(entry("generator_forward", "no_bn", &sizes, ms, flops, "wall"), &mut out);
+    let ms = wall(&|| {
+        for l in &layers {
+            l.weight.zero_grad();
+        }
+        sum_backward(&generator_forward(&layers, &z)?)?;
+        ctx.sync()
+    })?;
+    // Backward: input and weight gradients, twice the forward's FLOPs
+    // (the first layer's input gradient is not needed, nor computed).
+    emit(entry("generator_fwd_bwd", "no_bn", &sizes, ms, 3.0 * flops, "wall"), &mut out);
+    Ok(out)
+}
+
 /// Runs the selected groups and returns the report.
 pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<BenchReport> {
     let info = ctx.adapter_info();
@@ -413,6 +585,12 @@ pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult
     }
     if wants("ctc") {
         results.extend(bench_ctc(ctx, cfg, &mut report)?);
+    }
+    if cfg.only.iter().any(|o| o == "dcgan") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
+        results.extend(bench_dcgan(ctx, cfg, &mut report)?);
+    }
+    if cfg.only.iter().any(|o| o == "conv" || o == "generator") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
+        results.extend(bench_conv(ctx, cfg, &mut report)?);
     }
     Ok(BenchReport {
         adapter: AdapterReport {

@@ -42,6 +42,8 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("rnn_fused", "rnn_fused.wgsl"),
     kernel!("speech", "speech.wgsl"),
     kernel!("ctc", "ctc.wgsl"),
+    kernel!("conv", "conv.wgsl"),
+    kernel!("batchnorm", "batchnorm.wgsl"),
 ];
 
 /// Looks a kernel up by name.

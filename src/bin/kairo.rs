@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kairo::bench::{self, BenchConfig};
 use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::nn::rnn::CellKind;
+use kairo::nn::dcgan::DcganConfig;
+use kairo::train::gan::GanConfig;
+use kairo::train::gan_cli;
 use kairo::train::seq::{self, SeqConfig};
 use kairo::train::seq_copy::CopySpec;
 use kairo::train::speech;
@@ -35,7 +38,7 @@ enum Command {
         /// Also time every matmul kernel variant.
         #[arg(long)]
         variants: bool,
-        /// Only these groups: matmul, dispatch, rnn, ctc, speech (default: all; rnn and speech are skipped when --sizes is given).
+        /// Only these groups: matmul, dispatch, rnn, ctc, speech, dcgan, conv, generator (default: all; rnn, speech, dcgan and conv are skipped when --sizes is given).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Write the results as JSON to this file.
@@ -47,7 +50,7 @@ enum Command {
         #[command(subcommand)]
         job: TrainJob,
     },
-    /// Generate from a trained model.
+    /// Draw samples from a trained model (text or images).
     Sample {
         #[command(subcommand)]
         job: SampleJob,
@@ -137,6 +140,85 @@ enum TrainJob {
         #[arg(long)]
         resume: bool,
     },
+    /// A DCGAN: alternating D/G training with sample grids, loss curve, checkpoints.
+    Gan(GanArgs),
+}
+
+#[derive(Subcommand)]
+enum SampleJob {
+    /// Sample text from a character model saved by `train seq --task text`.
+    Seq {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, default_value = "The ")]
+        prompt: String,
+        /// Characters to generate.
+        #[arg(long, default_value_t = 500)]
+        len: usize,
+        /// 0: always the likeliest character; higher: bolder.
+        #[arg(long, default_value_t = 0.8)]
+        temperature: f32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// A grid of DCGAN samples from a `kairo train gan` checkpoint.
+    Gan {
+        /// The checkpoint (OUT/checkpoint.safetensors of a run).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The PNG to write.
+        #[arg(long, default_value = "grid.png")]
+        out: PathBuf,
+        /// Number of samples.
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// Seeds the noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+/// `kairo train gan` options (see `GanConfig`).
+#[derive(clap::Args)]
+struct GanArgs {
+    /// Image folder (PNG/JPEG, recursive); default: the built-in coloured shapes.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Image side: 32 or 64.
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// 1 (grey) or 3 (RGB). Grey is the default: it learns in fewer iterations on a CPU adapter.
+    #[arg(long, default_value_t = 1)]
+    channels: usize,
+    /// Generator width (64 in the paper; 16 keeps a CPU adapter's run to minutes).
+    #[arg(long, default_value_t = 16)]
+    ngf: usize,
+    /// Discriminator width (64 in the paper).
+    #[arg(long, default_value_t = 16)]
+    ndf: usize,
+    /// Real images per D step (and as many fakes).
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Iterations (a resumed run counts those already done).
+    #[arg(long, default_value_t = 400)]
+    iters: u64,
+    /// D updates per G update.
+    #[arg(long, default_value_t = 1)]
+    d_steps: usize,
+    /// Sample grid, loss curve, checkpoint (and quality on built-in data) every N iterations.
+    #[arg(long, default_value_t = 50)]
+    every: u64,
+    /// Adam learning rate (β1 0.5); the paper's 2e-4 needs more iterations than the default run has.
+    #[arg(long, default_value_t = 4e-4)]
+    lr: f32,
+    /// Output folder.
+    #[arg(long, default_value = "gan-out")]
+    out: PathBuf,
+    /// Continue from OUT/checkpoint.safetensors.
+    #[arg(long)]
+    resume: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -193,25 +275,6 @@ struct TextArgs {
     resume: bool,
 }
 
-#[derive(Subcommand)]
-enum SampleJob {
-    /// Sample text from a character model saved by `train seq --task text`.
-    Seq {
-        #[arg(long)]
-        checkpoint: PathBuf,
-        #[arg(long, default_value = "The ")]
-        prompt: String,
-        /// Characters to generate.
-        #[arg(long, default_value_t = 500)]
-        len: usize,
-        /// 0: always the likeliest character; higher: bolder.
-        #[arg(long, default_value_t = 0.8)]
-        temperature: f32,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 enum Cell {
     /// Plain tanh RNN.
@@ -257,13 +320,29 @@ fn main() -> ExitCode {
                     cfg.model.bidirectional = false;
                     cfg.model.lookahead = tau;
                 }
-                train_speech(&cfg)
+                speech_cli::train_speech(&cfg)
+            }
+            TrainJob::Gan(a) => {
+                let model = DcganConfig { image_size: a.size, channels: a.channels, nz: 100, ngf: a.ngf, ndf: a.ndf };
+                let cfg = GanConfig {
+                    model,
+                    batch: a.batch,
+                    iters: a.iters,
+                    d_steps: a.d_steps,
+                    every: a.every,
+                    lr: a.lr,
+                    seed: a.seed,
+                    out: a.out,
+                    ..Default::default()
+                };
+                gan_cli::train(cfg, a.data.as_deref(), a.resume)
             }
         },
         Command::Sample { job: SampleJob::Seq { checkpoint, prompt, len, temperature, seed } } => {
             seq_cli::sample_text(&checkpoint, &prompt, len, temperature, seed)
         }
-        Command::Transcribe { checkpoint, beam, wav } => transcribe(&checkpoint, beam.unwrap_or(0), &wav),
+        Command::Transcribe { checkpoint, beam, wav } => speech_cli::transcribe(&checkpoint, beam.unwrap_or(0), &wav),
+        Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
         Command::Demo => demo(),
     };
     match result {
@@ -405,90 +484,6 @@ fn train_seq(cfg: &SeqConfig, plot: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
-    let ctx = Context::new()?;
-    println!("adapter: {}", ctx.describe());
-    let t0 = std::time::Instant::now();
-    let data = speech::load_data(cfg)?;
-    match (&cfg.manifest, &data.report) {
-        (Some(m), Some(r)) => {
-            println!("{}: {} utterances loaded, {} skipped", m.display(), r.loaded, r.skipped.len());
-            for (path, why) in r.skipped.iter().take(10) {
-                println!("  skipped {}: {why}", path.display());
-            }
-        }
-        _ => println!("built-in synthetic spoken digits: {} utterances", cfg.synth_utterances),
-    }
-    if !data.dropped.is_empty() {
-        println!("{} utterances dropped (cannot be trained on), e.g. {}", data.dropped.len(), data.dropped[0]);
-    }
-    let audio: f32 = data.train.iter().map(|e| e.seconds).sum();
-    println!(
-        "{} train ({:.0} s of audio), {} held out; features ready in {:.1} s",
-        data.train.len(),
-        audio,
-        data.test.len(),
-        t0.elapsed().as_secs_f32()
-    );
-    let m = &cfg.model;
-    println!(
-        "model: conv {}x{} stride {} -> {} GRU {}x{} -> {} classes; Adam lr {}, clip {}, batch {}",
-        m.conv_kernel,
-        m.n_mels,
-        m.conv_stride,
-        if m.bidirectional { "bidirectional".to_string() } else { format!("unidirectional + look-ahead {}", m.lookahead) },
-        m.layers,
-        m.hidden,
-        m.classes,
-        cfg.lr,
-        cfg.clip,
-        cfg.batch
-    );
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} batches  loss {msg}  {per_sec}").expect("valid template"),
-    );
-    let run = speech::train_speech(&ctx, cfg, &data, |ev| match ev {
-        speech::SpeechEvent::EpochStart { epoch, batches } => {
-            bar.reset();
-            bar.set_length(batches as u64);
-            bar.set_prefix(format!("{}", epoch + 1));
-        }
-        speech::SpeechEvent::Step { loss } => {
-            bar.set_message(format!("{loss:.3}"));
-            bar.inc(1);
-        }
-        speech::SpeechEvent::Epoch(r) => bar.suspend(|| {
-            println!(
-                "epoch {:>3}: train loss {:.3}  held-out CER {:.1}%  WER {:.1}%  ({:.1} s of audio per second)",
-                r.epoch + 1,
-                r.train_loss,
-                r.cer * 100.0,
-                r.wer * 100.0,
-                r.audio_seconds_per_second
-            );
-            for (reference, hypothesis) in &r.samples {
-                println!("    ref: {reference}\n    hyp: {hypothesis}");
-            }
-        }),
-    })?;
-    bar.finish_and_clear();
-    if let Some(last) = run.epochs.last() {
-        println!("final held-out CER {:.1}%, WER {:.1}% after {:.0} s", last.cer * 100.0, last.wer * 100.0, t0.elapsed().as_secs_f32());
-    }
-    if let Some(dir) = &cfg.out {
-        println!("checkpoint: {}", dir.join(speech::CHECKPOINT).display());
-    }
-    Ok(())
-}
-
-fn transcribe(checkpoint: &Path, beam: usize, wav: &Path) -> Result<()> {
-    let ctx = Context::new()?;
-    let model = speech::load_model(&ctx, checkpoint)?;
-    println!("{}", speech::transcribe_file(&ctx, &model, wav, beam)?);
-    Ok(())
-}
-
 fn demo() -> Result<()> {
     use kairo::ops;
     let ctx = Context::new()?;
@@ -533,173 +528,7 @@ fn demo() -> Result<()> {
     Ok(())
 }
 
-/// `train seq --task copy|text` and `sample seq`: printing and progress
-/// bars around the library's training loops.
-mod seq_cli {
-    use std::path::Path;
-
-    use kairo::data::text::TextCorpus;
-    use kairo::train::seq::SeqConfig;
-    use kairo::train::seq_copy::{self, CopySpec};
-    use kairo::train::text::{self, CharModel, CharShape, TextConfig};
-    use kairo::{Context, Result};
-    use rand::SeedableRng;
-
-    use super::{cell_name, TextArgs};
-
-    fn bar(steps: usize) -> indicatif::ProgressBar {
-        let bar = indicatif::ProgressBar::new(steps as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  loss {msg}  {per_sec}  eta {eta}")
-                .expect("valid template"),
-        );
-        bar
-    }
-
-    pub fn train_copy(cfg: &SeqConfig, spec: &CopySpec) -> Result<()> {
-        let ctx = Context::new()?;
-        println!("adapter: {}", ctx.describe());
-        println!(
-            "copy task: {} symbols of {}, delay {}, go marker, then the answer ({} steps per sequence); {} cell, hidden {}, batch {}, {} Adam steps (lr {}, clip {}), seed {}",
-            spec.symbols,
-            spec.alphabet,
-            spec.delay,
-            spec.steps(),
-            cell_name(cfg.cell),
-            cfg.hidden,
-            cfg.batch,
-            cfg.steps,
-            cfg.lr,
-            cfg.clip,
-            cfg.seed
-        );
-        println!(
-            "baseline (guessing): loss {:.3} nats/symbol, accuracy {:.1}%",
-            spec.baseline_loss(),
-            100.0 * spec.baseline_accuracy()
-        );
-        let bar = bar(cfg.steps);
-        let run = seq_copy::train_copy(&ctx, cfg, spec, |p| {
-            bar.set_message(format!("{:.4}", p.loss));
-            bar.inc(1);
-            if let Some(e) = p.eval {
-                bar.suspend(|| {
-                    println!("step {:>6}: test loss {:.4}, accuracy {:.1}%", p.step + 1, e.loss, 100.0 * e.accuracy)
-                });
-            }
-        })?;
-        bar.finish();
-        let e = run.eval;
-        let verdict = if e.accuracy > 0.95 {
-            "solved"
-        } else if e.accuracy > 2.0 * spec.baseline_accuracy() {
-            "partly learned"
-        } else {
-            "not learned (near guessing)"
-        };
-        println!(
-            "final test loss {:.4} (guessing {:.3}), accuracy {:.1}% (guessing {:.1}%): {verdict}",
-            e.loss,
-            spec.baseline_loss(),
-            100.0 * e.accuracy,
-            100.0 * spec.baseline_accuracy()
-        );
-        Ok(())
-    }
-
-    pub fn train_text(cfg: &SeqConfig, a: &TextArgs) -> Result<()> {
-        let corpus = match &a.data {
-            Some(path) => TextCorpus::from_file(path)?,
-            None => TextCorpus::builtin(),
-        };
-        let ctx = Context::new()?;
-        println!("adapter: {}", ctx.describe());
-        let source = a.data.as_ref().map_or("the built-in corpus".to_string(), |p| p.display().to_string());
-        println!(
-            "text: {source}: {} characters, vocabulary of {}; unigram entropy {:.3} nats/char, uniform ln(V) = {:.3}",
-            corpus.ids.len(),
-            corpus.vocab.len(),
-            corpus.unigram_entropy(),
-            (corpus.vocab.len() as f32).ln()
-        );
-        let tc = TextConfig {
-            shape: CharShape { cell: cfg.cell, embed: a.embed, hidden: cfg.hidden, layers: a.layers },
-            dropout: a.dropout,
-            seq_len: a.seq_len,
-            batch: cfg.batch,
-            steps: cfg.steps,
-            lr: cfg.lr,
-            clip: a.clip,
-            seed: cfg.seed,
-            sample_every: a.sample_every,
-            sample_len: a.sample_len,
-            temperature: a.temperature,
-            prompt: a.prompt.clone(),
-            checkpoint: Some(a.checkpoint.clone()),
-            checkpoint_every: a.checkpoint_every,
-            resume: a.resume,
-        };
-        println!(
-            "model: embedding {} -> {} x {} {} -> linear {}; truncated BPTT over {} chars x {} streams, {} Adam steps (lr {}, clip {}), seed {}",
-            tc.shape.embed,
-            tc.shape.layers,
-            tc.shape.hidden,
-            cell_name(tc.shape.cell),
-            corpus.vocab.len(),
-            tc.seq_len,
-            tc.batch,
-            tc.steps,
-            tc.lr,
-            tc.clip,
-            tc.seed
-        );
-        let bar = bar(tc.steps);
-        let mut recent = std::collections::VecDeque::new();
-        let run = text::train_text(&ctx, &corpus, &tc, |p| {
-            recent.push_back(p.loss);
-            if recent.len() > 20 {
-                recent.pop_front();
-            }
-            let avg = recent.iter().sum::<f32>() / recent.len() as f32;
-            bar.set_message(format!("{avg:.3} nats/char"));
-            bar.set_position(p.step as u64 + 1);
-            if let Some(s) = &p.sample {
-                bar.suspend(|| println!("--- step {} (T = {}):\n{}{}\n---", p.step + 1, tc.temperature, tc.prompt, s));
-            }
-        })?;
-        bar.finish();
-        if run.resumed_at > 0 {
-            println!("(resumed from {} at step {})", a.checkpoint.display(), run.resumed_at);
-        }
-        println!(
-            "loss over the text (first {} characters at most): {:.3} nats/char ({:.3} bits/char; unigram entropy {:.3})",
-            text::EVAL_CHARS,
-            run.final_loss,
-            run.final_loss / std::f32::consts::LN_2,
-            corpus.unigram_entropy()
-        );
-        println!(
-            "wrote {} (sample with: kairo sample seq --checkpoint {} --prompt \"...\")",
-            a.checkpoint.display(),
-            a.checkpoint.display()
-        );
-        Ok(())
-    }
-
-    pub fn sample_text(path: &Path, prompt: &str, len: usize, temperature: f32, seed: u64) -> Result<()> {
-        let ctx = Context::new()?;
-        let model = CharModel::load(&ctx, path)?;
-        eprintln!(
-            "{}: {} x {} {}, vocabulary of {}; temperature {temperature}, seed {seed}",
-            path.display(),
-            model.shape.layers,
-            model.shape.hidden,
-            cell_name(model.shape.cell),
-            model.vocab.len()
-        );
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let text = text::sample(&ctx, &model, prompt, len, temperature, &mut rng)?;
-        println!("{prompt}{text}");
-        Ok(())
-    }
-}
+#[path = "kairo/seq_cli.rs"]
+mod seq_cli;
+#[path = "kairo/speech_cli.rs"]
+mod speech_cli;

@@ -1,4 +1,6 @@
-//! Built-in data sets that need no files.
+//! Built-in data sets that need no files, and image folders.
 
+pub mod images;
+pub mod shapes;
 pub mod spirals;
 pub mod text;

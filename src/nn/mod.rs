@@ -2,6 +2,9 @@
 //! PyTorch parameter names (`weight`, `bias`, nested as `0.weight`).
 
 pub mod ctc;
+pub mod batchnorm;
+pub mod conv;
+pub mod dcgan;
 pub mod dropout;
 pub mod embedding;
 pub mod linear;
@@ -12,6 +15,8 @@ pub mod rnn;
 pub mod rnn_fused;
 pub mod rnn_layers;
 
+pub use batchnorm::BatchNorm2d;
+pub use conv::{Conv2d, ConvTranspose2d};
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use linear::Linear;
@@ -23,6 +28,13 @@ use crate::autograd::Var;
 pub trait Module {
     /// (name, parameter) pairs, names relative to this module.
     fn parameters(&self) -> Vec<(String, Var)>;
+
+    /// (name, tensor) pairs of non-parameter state that a checkpoint keeps
+    /// (BatchNorm2d's `running_mean`, `running_var`), names relative to this
+    /// module; none by default.
+    fn buffers(&self) -> Vec<(String, crate::tensor::Tensor)> {
+        Vec::new()
+    }
 }
 
 /// `params` with `prefix.` in front of every name (nesting modules).

@@ -2,11 +2,14 @@
 //! the context's open encoder and returns at once; nothing is submitted.
 
 pub mod ctc;
+pub mod batchnorm;
+pub mod conv;
 pub mod elementwise;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;
 
+pub use conv::{conv2d, conv_transpose2d, ConvOptions};
 pub use elementwise::{add, add_bias, binary, div, equal, expand, mul, sub, unary, unary_backward, BinaryOp, UnaryOp};
 pub use matmul::{matmul, matmul_a_bt, matmul_at_b, matmul_ex, Activation, MatmulOptions, MatmulVariant};
 pub use reduce::{max, mean, reduce, sum, ReduceOp};

@@ -2,6 +2,7 @@
 //! never optimised. GPU tests compare against these.
 
 pub mod ctc;
+pub mod conv;
 pub mod lookahead;
 pub mod loss;
 pub mod nn;

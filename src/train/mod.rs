@@ -26,3 +26,8 @@ pub mod seq;
 pub mod seq_copy;
 pub mod text;
 pub mod speech;
+pub mod gan;
+pub mod gan_ckpt;
+pub mod gan_cli;
+pub mod gan_eval;
+pub mod gan_report;

@@ -1,0 +1,91 @@
+//! `kairo train speech` and `kairo transcribe`: printing and progress around `kairo::train::speech`.
+
+use std::path::Path;
+
+use kairo::train::speech;
+use kairo::{Context, Result};
+
+pub fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
+    let ctx = Context::new()?;
+    println!("adapter: {}", ctx.describe());
+    let t0 = std::time::Instant::now();
+    let data = speech::load_data(cfg)?;
+    match (&cfg.manifest, &data.report) {
+        (Some(m), Some(r)) => {
+            println!("{}: {} utterances loaded, {} skipped", m.display(), r.loaded, r.skipped.len());
+            for (path, why) in r.skipped.iter().take(10) {
+                println!("  skipped {}: {why}", path.display());
+            }
+        }
+        _ => println!("built-in synthetic spoken digits: {} utterances", cfg.synth_utterances),
+    }
+    if !data.dropped.is_empty() {
+        println!("{} utterances dropped (cannot be trained on), e.g. {}", data.dropped.len(), data.dropped[0]);
+    }
+    let audio: f32 = data.train.iter().map(|e| e.seconds).sum();
+    println!(
+        "{} train ({:.0} s of audio), {} held out; features ready in {:.1} s",
+        data.train.len(),
+        audio,
+        data.test.len(),
+        t0.elapsed().as_secs_f32()
+    );
+    let m = &cfg.model;
+    println!(
+        "model: conv {}x{} stride {} -> {} GRU {}x{} -> {} classes; Adam lr {}, clip {}, batch {}",
+        m.conv_kernel,
+        m.n_mels,
+        m.conv_stride,
+        if m.bidirectional { "bidirectional".to_string() } else { format!("unidirectional + look-ahead {}", m.lookahead) },
+        m.layers,
+        m.hidden,
+        m.classes,
+        cfg.lr,
+        cfg.clip,
+        cfg.batch
+    );
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} batches  loss {msg}  {per_sec}").expect("valid template"),
+    );
+    let run = speech::train_speech(&ctx, cfg, &data, |ev| match ev {
+        speech::SpeechEvent::EpochStart { epoch, batches } => {
+            bar.reset();
+            bar.set_length(batches as u64);
+            bar.set_prefix(format!("{}", epoch + 1));
+        }
+        speech::SpeechEvent::Step { loss } => {
+            bar.set_message(format!("{loss:.3}"));
+            bar.inc(1);
+        }
+        speech::SpeechEvent::Epoch(r) => bar.suspend(|| {
+            println!(
+                "epoch {:>3}: train loss {:.3}  held-out CER {:.1}%  WER {:.1}%  ({:.1} s of audio per second)",
+                r.epoch + 1,
+                r.train_loss,
+                r.cer * 100.0,
+                r.wer * 100.0,
+                r.audio_seconds_per_second
+            );
+            for (reference, hypothesis) in &r.samples {
+                println!("    ref: {reference}\n    hyp: {hypothesis}");
+            }
+        }),
+    })?;
+    bar.finish_and_clear();
+    if let Some(last) = run.epochs.last() {
+        println!("final held-out CER {:.1}%, WER {:.1}% after {:.0} s", last.cer * 100.0, last.wer * 100.0, t0.elapsed().as_secs_f32());
+    }
+    if let Some(dir) = &cfg.out {
+        println!("checkpoint: {}", dir.join(speech::CHECKPOINT).display());
+    }
+    Ok(())
+}
+
+pub fn transcribe(checkpoint: &Path, beam: usize, wav: &Path) -> Result<()> {
+    let ctx = Context::new()?;
+    let model = speech::load_model(&ctx, checkpoint)?;
+    println!("{}", speech::transcribe_file(&ctx, &model, wav, beam)?);
+    Ok(())
+}
+

@@ -1,0 +1,318 @@
+//! The alternating DCGAN trainer.
+//!
+//! One iteration, read top to bottom in [`GanTrainer::step`]:
+//! `d_steps` discriminator updates, each on a batch of real images and an
+//! equal batch of fakes, with binary cross-entropy on logits (real → 1,
+//! fake → 0) and the fakes detached from G; then one generator update with
+//! the non-saturating loss, i.e. cross-entropy of D(G(z)) against "real"
+//! (maximising log D(G(z))). During D's update G's parameters are frozen,
+//! during G's update D's are. Both use Adam (lr 2e-4, β1 0.5 by default).
+//!
+//! The fakes of the last D step are G's forward with its tape kept: D sees
+//! them as a detached constant, and G's update then back-propagates D's
+//! verdict on the same images through that tape (as the PyTorch example
+//! does), so G runs forward once per iteration. Each iteration is one
+//! submit and one small readback of the four logged numbers.
+//!
+//! Noise and real batches of iteration i come from a generator seeded by
+//! (seed, i), so a resumed run continues exactly as an unbroken one.
+
+use std::path::PathBuf;
+
+use rand::{Rng, SeedableRng};
+
+use super::{optimizer_step, zero_grad};
+use crate::data::images::ImageFolder;
+use crate::data::shapes::Shapes;
+use crate::error::{Error, Result};
+use crate::nn::dcgan::{set_frozen, DcganConfig, Discriminator, Generator};
+use crate::nn::loss::{binary_cross_entropy_with_logits as bce, Reduction};
+use crate::nn::Module;
+use crate::ops::{self, BinaryOp, UnaryOp};
+use crate::optim::Adam;
+use crate::{autograd, no_grad, Context, Tensor, Var};
+
+/// Where real images come from.
+pub enum GanData {
+    /// The built-in procedural shapes (labelled, so samples can be judged).
+    Shapes(Shapes),
+    /// An image folder, streamed.
+    Folder(ImageFolder),
+}
+
+impl GanData {
+    /// `n` real images (n, C, S, S) for one D step.
+    fn batch(&mut self, n: usize, rng: &mut impl Rng) -> Result<Vec<f32>> {
+        match self {
+            // A random window of the endless set: fresh images every step.
+            GanData::Shapes(s) => Ok(s.batch(rng.random_range(0..1u64 << 40), n).0),
+            GanData::Folder(f) => f.random_batch(n, rng),
+        }
+    }
+
+    /// (side, channels) of its images.
+    pub fn dims(&self) -> (usize, usize) {
+        match self {
+            GanData::Shapes(s) => (s.size, s.channels),
+            GanData::Folder(f) => (f.size(), f.channels()),
+        }
+    }
+}
+
+/// Everything a run is configured by.
+#[derive(Clone, Debug)]
+pub struct GanConfig {
+    /// Model sizes (image size and channels must match the data).
+    pub model: DcganConfig,
+    /// Real images per D step (and as many fakes).
+    pub batch: usize,
+    /// Iterations to reach (counting those of a resumed run).
+    pub iters: u64,
+    /// D updates per G update.
+    pub d_steps: usize,
+    /// Sample grid, loss curve, checkpoint (and judgement) every this many iterations.
+    pub every: u64,
+    /// Adam learning rate of both nets.
+    pub lr: f32,
+    /// Adam β1 of both nets.
+    pub beta1: f32,
+    /// Seeds the models' init, the noise and the batches.
+    pub seed: u64,
+    /// Output folder for grids, curves, checkpoints.
+    pub out: PathBuf,
+    /// Images in the fixed-noise sample grid.
+    pub grid: usize,
+}
+
+impl Default for GanConfig {
+    fn default() -> Self {
+        GanConfig {
+            model: DcganConfig {
+                image_size: 32,
+                channels: 3,
+                nz: 100,
+                ngf: 32,
+                ndf: 32,
+            },
+            batch: 64,
+            iters: 1500,
+            d_steps: 1,
+            every: 250,
+            lr: 2e-4,
+            beta1: 0.5,
+            seed: 1,
+            out: PathBuf::from("gan-out"),
+            grid: 64,
+        }
+    }
+}
+
+/// What one iteration logged.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IterStats {
+    /// D's loss of its last step: BCE(D(x), 1) + BCE(D(G(z)), 0).
+    pub loss_d: f32,
+    /// G's loss: BCE(D(G(z)), 1).
+    pub loss_g: f32,
+    /// Mean σ(D(x)) over the real batch of D's last step.
+    pub d_x: f32,
+    /// Mean σ(D(G(z))) over the fakes of D's last step (before D's update).
+    pub d_g_z: f32,
+}
+
+/// A run in progress: both nets, both optimisers, the data, the fixed
+/// noise of the sample grids and the history of logged numbers.
+pub struct GanTrainer {
+    pub ctx: Context,
+    pub config: GanConfig,
+    pub generator: Generator,
+    pub discriminator: Discriminator,
+    pub opt_g: Adam,
+    pub opt_d: Adam,
+    pub data: GanData,
+    /// (grid, nz) uniform noise in [-1, 1], fixed for the whole run.
+    pub fixed_noise: Tensor,
+    /// Iterations done.
+    pub iteration: u64,
+    /// One entry per iteration done.
+    pub history: Vec<IterStats>,
+    ones: Var,
+    zeros: Var,
+}
+
+/// `n`×`nz` uniform noise in [-1, 1] (the DCGAN paper's prior).
+pub fn uniform_noise(n: usize, nz: usize, rng: &mut impl Rng) -> Vec<f32> {
+    (0..n * nz).map(|_| rng.random_range(-1.0..=1.0)).collect()
+}
+
+/// The generator of iteration `i` of a run seeded `seed`.
+fn iteration_rng(seed: u64, i: u64) -> rand::rngs::StdRng {
+    rand::rngs::StdRng::seed_from_u64(
+        seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ 0xD1B5_4A32_D192_ED03,
+    )
+}
+
+impl GanTrainer {
+    /// A fresh run: DCGAN-initialised nets, new optimisers, iteration 0.
+    pub fn new(ctx: &Context, config: GanConfig, data: GanData) -> Result<GanTrainer> {
+        let m = config.model;
+        m.validate()?;
+        if data.dims() != (m.image_size, m.channels) {
+            return Err(Error::InvalidArgument(format!(
+                "gan: data gives {:?} (size, channels) but the model is configured for ({}, {})",
+                data.dims(),
+                m.image_size,
+                m.channels
+            )));
+        }
+        if config.batch < 2 || config.d_steps == 0 || config.every == 0 || config.grid == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "gan: batch ({}) must be >= 2 (batch norm), d_steps ({}), every ({}) and grid ({}) >= 1",
+                config.batch, config.d_steps, config.every, config.grid
+            )));
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
+        let generator = Generator::new(ctx, m, &mut rng)?;
+        let discriminator = Discriminator::new(ctx, m, &mut rng)?;
+        let fixed_noise = Tensor::from_slice(
+            ctx,
+            &uniform_noise(config.grid, m.nz, &mut rng),
+            &[config.grid, m.nz],
+        )?;
+        let adam = || Adam::new(config.lr).betas(config.beta1, 0.999);
+        let (opt_g, opt_d) = (adam(), adam());
+        let ones = Var::constant(Tensor::full(ctx, &[config.batch], 1.0)?);
+        let zeros = Var::constant(Tensor::zeros(ctx, &[config.batch])?);
+        Ok(GanTrainer {
+            ctx: ctx.clone(),
+            config,
+            generator,
+            discriminator,
+            opt_g,
+            opt_d,
+            data,
+            fixed_noise,
+            iteration: 0,
+            history: Vec::new(),
+            ones,
+            zeros,
+        })
+    }
+
+    /// One iteration: `d_steps` D updates, then one G update. Errors, with
+    /// nothing else changed on the host side, when a loss is not finite.
+    pub fn step(&mut self) -> Result<IterStats> {
+        let (b, nz) = (self.config.batch, self.config.model.nz);
+        let (s, c) = self.data.dims();
+        let mut rng = iteration_rng(self.config.seed, self.iteration);
+        let mut fake = None;
+        let mut d_metrics = None;
+        for k in 0..self.config.d_steps {
+            let last = k + 1 == self.config.d_steps;
+            let real = Var::constant(Tensor::from_slice(
+                &self.ctx,
+                &self.data.batch(b, &mut rng)?,
+                &[b, c, s, s],
+            )?);
+            let z = Var::constant(Tensor::from_slice(
+                &self.ctx,
+                &uniform_noise(b, nz, &mut rng),
+                &[b, nz],
+            )?);
+            // Only the last D step's fakes feed G's update: keep their tape.
+            let g_out = if last {
+                self.generator.forward(&z)?
+            } else {
+                no_grad(|| self.generator.forward(&z))?
+            };
+            let detached = Var::constant(g_out.value().clone());
+            set_frozen(&self.generator, true)?;
+            zero_grad(&self.discriminator);
+            let d_real = self.discriminator.forward(&real)?;
+            let d_fake = self.discriminator.forward(&detached)?;
+            let loss_d = autograd::binary(
+                &bce(&d_real, &self.ones, Reduction::Mean)?,
+                &bce(&d_fake, &self.zeros, Reduction::Mean)?,
+                BinaryOp::Add,
+            )?;
+            loss_d.backward()?;
+            optimizer_step(&self.discriminator, &mut self.opt_d)?;
+            set_frozen(&self.generator, false)?;
+            if last {
+                d_metrics = Some((
+                    loss_d,
+                    mean_sigmoid(d_real.value())?,
+                    mean_sigmoid(d_fake.value())?,
+                ));
+                fake = Some(g_out);
+            }
+        }
+        let (fake, (loss_d, d_x, d_g_z)) = (
+            fake.expect("d_steps >= 1"),
+            d_metrics.expect("d_steps >= 1"),
+        );
+        set_frozen(&self.discriminator, true)?;
+        zero_grad(&self.generator);
+        let loss_g = bce(
+            &self.discriminator.forward(&fake)?,
+            &self.ones,
+            Reduction::Mean,
+        )?;
+        loss_g.backward()?;
+        optimizer_step(&self.generator, &mut self.opt_g)?;
+        set_frozen(&self.discriminator, false)?;
+        let stats = IterStats {
+            loss_d: loss_d.value().to_vec()?[0], // the iteration's submit
+            loss_g: loss_g.value().to_vec()?[0],
+            d_x: d_x.to_vec()?[0],
+            d_g_z: d_g_z.to_vec()?[0],
+        };
+        if !(stats.loss_d.is_finite() && stats.loss_g.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "training diverged at iteration {}: D loss {}, G loss {} (not finite); stopped, \
+                 the last good checkpoint in {} is kept — resume from it with a lower learning rate",
+                self.iteration + 1,
+                stats.loss_d,
+                stats.loss_g,
+                self.config.out.display()
+            )));
+        }
+        self.iteration += 1;
+        self.history.push(stats);
+        Ok(stats)
+    }
+
+    /// G's images for `noise` (n, nz), batch norm with batch statistics
+    /// as during training, read back (n, C, S, S).
+    pub fn generate(&self, noise: &Tensor) -> Result<Vec<f32>> {
+        generate(&self.generator, noise)
+    }
+}
+
+/// G's images for `noise` (n, nz), read back (n, C, S, S). Batch norm uses
+/// the batch's statistics, as in training and in the PyTorch example's
+/// sample grids; the running averages are left as they were.
+pub fn generate(generator: &Generator, noise: &Tensor) -> Result<Vec<f32>> {
+    let saved: Vec<(String, Tensor)> = generator
+        .buffers()
+        .into_iter()
+        .map(|(n, t)| Ok((n, t.deep_clone()?)))
+        .collect::<Result<_>>()?;
+    let images = no_grad(|| generator.forward(&Var::constant(noise.clone())))?
+        .value()
+        .to_vec()?;
+    for ((_, now), (_, before)) in generator.buffers().iter().zip(&saved) {
+        now.deep_copy_from(before)?;
+    }
+    Ok(images)
+}
+
+/// mean(σ(logits)) as a 1-element tensor (recorded, not read back).
+fn mean_sigmoid(logits: &Tensor) -> Result<Tensor> {
+    let n = logits.numel();
+    ops::mean(
+        &ops::unary(&logits.reshape(&[n])?, UnaryOp::Sigmoid)?.reshape(&[n])?,
+        0,
+    )?
+    .reshape(&[1])
+}

@@ -1,0 +1,248 @@
+//! A DCGAN run's whole state in one safetensors file, written kill-safely:
+//! both nets under `netG.` / `netD.` with PyTorch DCGAN `state_dict` names
+//! (`netG.main.0.weight`, `netG.main.1.running_mean`), both Adam states
+//! under `optimG.` / `optimD.`, the fixed sample noise, and the history of
+//! logged numbers (iterations, 4); metadata holds the iteration count, the
+//! step counts, the model sizes and the seed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::gan::{GanTrainer, IterStats};
+use crate::error::{Error, Result};
+use crate::io::safetensors::{self, Checkpoint};
+use crate::nn::dcgan::{DcganConfig, Generator};
+use crate::nn::Module;
+use crate::optim::Optimizer;
+use crate::{Context, Tensor};
+
+/// Named tensors of a generator: parameters then batch-norm buffers.
+fn generator_state(g: &Generator) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = g
+        .parameters()
+        .into_iter()
+        .map(|(n, p)| (n, p.value().clone()))
+        .collect();
+    v.extend(g.buffers());
+    v
+}
+
+fn prefixed(prefix: &str, v: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
+    v.into_iter()
+        .map(|(n, t)| (format!("{prefix}{n}"), t))
+        .collect()
+}
+
+/// Model sizes as metadata strings.
+fn config_meta(m: &DcganConfig) -> Vec<(&'static str, String)> {
+    vec![
+        ("image_size", m.image_size.to_string()),
+        ("channels", m.channels.to_string()),
+        ("nz", m.nz.to_string()),
+        ("ngf", m.ngf.to_string()),
+        ("ndf", m.ndf.to_string()),
+    ]
+}
+
+/// The model sizes a checkpoint was written with.
+pub fn config_from_meta(path: &Path, meta: &HashMap<String, String>) -> Result<DcganConfig> {
+    let get = |k: &str| -> Result<usize> {
+        meta.get(k)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::Checkpoint {
+                path: path.display().to_string(),
+                problem: format!(
+                    "metadata `{k}` missing or not a number: not a kairo DCGAN checkpoint"
+                ),
+            })
+    };
+    Ok(DcganConfig {
+        image_size: get("image_size")?,
+        channels: get("channels")?,
+        nz: get("nz")?,
+        ngf: get("ngf")?,
+        ndf: get("ndf")?,
+    })
+}
+
+/// Saves the trainer's whole state to `path` (tmp + rename).
+pub fn save(trainer: &GanTrainer, path: &Path) -> Result<()> {
+    let t = trainer;
+    let mut named = prefixed("netG.", generator_state(&t.generator));
+    let mut d: Vec<(String, Tensor)> = t
+        .discriminator
+        .parameters()
+        .into_iter()
+        .map(|(n, p)| (n, p.value().clone()))
+        .collect();
+    d.extend(t.discriminator.buffers());
+    named.extend(prefixed("netD.", d));
+    named.extend(prefixed("optimG.", t.opt_g.state()?));
+    named.extend(prefixed("optimD.", t.opt_d.state()?));
+    named.push(("fixed_noise".into(), t.fixed_noise.clone()));
+    if !t.history.is_empty() {
+        let h: Vec<f32> = t
+            .history
+            .iter()
+            .flat_map(|s| [s.loss_d, s.loss_g, s.d_x, s.d_g_z])
+            .collect();
+        named.push((
+            "history".into(),
+            Tensor::from_slice(&t.ctx, &h, &[t.history.len(), 4])?,
+        ));
+    }
+    let refs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let mut meta: Vec<(&str, String)> = config_meta(&t.config.model);
+    meta.push(("format", "kairo-dcgan-1".into()));
+    meta.push(("iteration", t.iteration.to_string()));
+    meta.push(("optimG.step_count", t.opt_g.step_count().to_string()));
+    meta.push(("optimD.step_count", t.opt_d.step_count().to_string()));
+    meta.push(("seed", t.config.seed.to_string()));
+    let meta_refs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    safetensors::save(path, &refs, &meta_refs)
+}
+
+/// Copies `prefix + name` of the file into every target, strictly: each
+/// must exist with the same shape and dtype (checked before any copy).
+fn copy_into(
+    path: &Path,
+    ckpt: &Checkpoint,
+    prefix: &str,
+    targets: &[(String, Tensor)],
+) -> Result<()> {
+    let problem = |p: String| Error::Checkpoint {
+        path: path.display().to_string(),
+        problem: p,
+    };
+    let mut pairs = Vec::new();
+    for (name, dst) in targets {
+        let full = format!("{prefix}{name}");
+        let src = ckpt
+            .get(&full)
+            .ok_or_else(|| problem(format!("missing `{full}`")))?;
+        if src.shape() != dst.shape() || src.dtype() != dst.dtype() {
+            return Err(problem(format!(
+                "`{full}`: file has {:?} {:?}, model has {:?} {:?}",
+                src.shape(),
+                src.dtype(),
+                dst.shape(),
+                dst.dtype()
+            )));
+        }
+        pairs.push((src, dst));
+    }
+    let expected = targets.len();
+    let in_file = ckpt
+        .tensors
+        .iter()
+        .filter(|(n, _)| n.starts_with(prefix))
+        .count();
+    if in_file != expected {
+        return Err(problem(format!(
+            "{in_file} tensors under `{prefix}` but the model has {expected}"
+        )));
+    }
+    for (src, dst) in pairs {
+        dst.deep_copy_from(src)?;
+    }
+    Ok(())
+}
+
+/// An optimiser's state and step count from `prefix`.
+fn load_optimizer(
+    path: &Path,
+    ckpt: &Checkpoint,
+    prefix: &str,
+    opt: &mut dyn Optimizer,
+) -> Result<()> {
+    let state: Vec<(String, Tensor)> = ckpt
+        .tensors
+        .iter()
+        .filter_map(|(n, t)| n.strip_prefix(prefix).map(|s| (s.to_string(), t.clone())))
+        .collect();
+    let key = format!("{prefix}step_count");
+    let steps = ckpt
+        .metadata
+        .get(&key)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::Checkpoint {
+            path: path.display().to_string(),
+            problem: format!("metadata `{key}` missing or not a number"),
+        })?;
+    opt.load_state(&state)?;
+    opt.set_step_count(steps);
+    Ok(())
+}
+
+/// Restores a trainer (built with the same model sizes) from `path`:
+/// nets, batch-norm buffers, optimisers, fixed noise, iteration, history.
+pub fn load(trainer: &mut GanTrainer, path: &Path) -> Result<()> {
+    let ckpt = safetensors::load(&trainer.ctx, path)?;
+    let want = trainer.config.model;
+    let have = config_from_meta(path, &ckpt.metadata)?;
+    if have != want {
+        return Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            problem: format!("written for {have:?}, but this run is configured for {want:?}"),
+        });
+    }
+    let iteration: u64 = ckpt
+        .metadata
+        .get("iteration")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::Checkpoint {
+            path: path.display().to_string(),
+            problem: "metadata `iteration` missing or not a number".into(),
+        })?;
+    let mut d: Vec<(String, Tensor)> = trainer
+        .discriminator
+        .parameters()
+        .into_iter()
+        .map(|(n, p)| (n, p.value().clone()))
+        .collect();
+    d.extend(trainer.discriminator.buffers());
+    copy_into(path, &ckpt, "netG.", &generator_state(&trainer.generator))?;
+    copy_into(path, &ckpt, "netD.", &d)?;
+    match ckpt.get("fixed_noise") {
+        Some(src) if src.shape() == trainer.fixed_noise.shape() => {
+            trainer.fixed_noise.deep_copy_from(src)?
+        }
+        other => {
+            return Err(Error::Checkpoint {
+                path: path.display().to_string(),
+                problem: format!(
+                    "`fixed_noise` {:?}, this run wants {:?}",
+                    other.map(|t| t.shape().to_vec()),
+                    trainer.fixed_noise.shape()
+                ),
+            })
+        }
+    }
+    load_optimizer(path, &ckpt, "optimG.", &mut trainer.opt_g)?;
+    load_optimizer(path, &ckpt, "optimD.", &mut trainer.opt_d)?;
+    trainer.history = match ckpt.get("history") {
+        Some(h) => h
+            .to_vec()?
+            .chunks(4)
+            .map(|c| IterStats {
+                loss_d: c[0],
+                loss_g: c[1],
+                d_x: c[2],
+                d_g_z: c[3],
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    trainer.iteration = iteration;
+    Ok(())
+}
+
+/// A generator (and its sizes) from a checkpoint, for sampling.
+pub fn load_generator(ctx: &Context, path: &Path) -> Result<Generator> {
+    let ckpt = safetensors::load(ctx, path)?;
+    let config = config_from_meta(path, &ckpt.metadata)?;
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+    let g = Generator::new(ctx, config, &mut rng)?;
+    copy_into(path, &ckpt, "netG.", &generator_state(&g))?;
+    Ok(g)
+}

@@ -1,0 +1,192 @@
+//! What `kairo train gan` and `kairo sample gan` do, with their terminal
+//! output (a progress bar with iteration, D and G losses, D(x), D(G(z))
+//! and images/s; a line per snapshot).
+
+use std::path::Path;
+use std::time::Instant;
+
+use rand::SeedableRng;
+
+use super::gan::{uniform_noise, GanConfig, GanData, GanTrainer};
+use super::gan_eval::{classifier_for, ShapeClassifier};
+use super::gan_report::{self, render_grid, RunFiles};
+use crate::data::images::ImageFolder;
+use crate::data::shapes::{Shapes, CLASS_NAMES};
+use crate::error::{Error, Result};
+use crate::{Context, Tensor};
+
+/// Trains a DCGAN as configured on the folder `data` (or the built-in
+/// shapes), resuming from OUT/checkpoint.safetensors if `resume`.
+pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
+    let ctx = Context::new()?;
+    println!("adapter: {}", ctx.describe());
+    let m = cfg.model;
+    let source = match data {
+        Some(dir) => {
+            let f = ImageFolder::open(dir, m.image_size, m.channels)?;
+            println!(
+                "data: {} image files under {} ({}), {}×{}, {} channel(s)",
+                f.len(),
+                dir.display(),
+                if f.is_cached() {
+                    "decoded once, kept in memory"
+                } else {
+                    "streamed"
+                },
+                m.image_size,
+                m.image_size,
+                m.channels
+            );
+            GanData::Folder(f)
+        }
+        None => {
+            println!(
+                "data: built-in coloured shapes ({}), {}×{}, {} channel(s)",
+                CLASS_NAMES.join(", "),
+                m.image_size,
+                m.image_size,
+                m.channels
+            );
+            GanData::Shapes(Shapes::new(m.image_size, m.channels, cfg.seed)?)
+        }
+    };
+    std::fs::create_dir_all(&cfg.out).map_err(|e| Error::Io {
+        path: cfg.out.display().to_string(),
+        source: e,
+    })?;
+    // Samples are judged on the built-in data only (it has labels).
+    let classifier: Option<ShapeClassifier> = match &source {
+        GanData::Shapes(_) => {
+            let start = Instant::now();
+            let cache = cfg.out.join(format!(
+                "classifier_{}x{}.safetensors",
+                m.image_size, m.channels
+            ));
+            let (c, acc) = classifier_for(&ctx, m.image_size, m.channels, &cache)?;
+            match acc {
+                Some(a) => println!(
+                    "quality judge: shape classifier trained in {:.0} s, held-out accuracy {:.1}% (saved to {})",
+                    start.elapsed().as_secs_f64(),
+                    a * 100.0,
+                    cache.display()
+                ),
+                None => println!("quality judge: shape classifier loaded from {}", cache.display()),
+            }
+            Some(c)
+        }
+        GanData::Folder(_) => None,
+    };
+    let mut t = GanTrainer::new(&ctx, cfg, source)?;
+    let files = RunFiles::new(&t.config.out);
+    if resume {
+        super::gan_ckpt::load(&mut t, &files.checkpoint)?;
+        println!(
+            "resumed {} at iteration {}",
+            files.checkpoint.display(),
+            t.iteration
+        );
+    }
+    println!(
+        "DCGAN: noise {} → G (ngf {}) → {}×{}×{}; D (ndf {}); batch {}, {} D step(s) per G step, Adam lr {} β1 {}; {} iterations, snapshot every {} into {}",
+        m.nz,
+        m.ngf,
+        m.channels,
+        m.image_size,
+        m.image_size,
+        m.ndf,
+        t.config.batch,
+        t.config.d_steps,
+        t.config.lr,
+        t.config.beta1,
+        t.config.iters,
+        t.config.every,
+        t.config.out.display()
+    );
+    let bar = indicatif::ProgressBar::new(t.config.iters);
+    bar.set_position(t.iteration);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:24} {pos}/{len} it  {msg}  [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    // Real + fake images through D, fakes through G, per second.
+    let images_per_iter = (t.config.batch * (t.config.d_steps * 2 + 1)) as f64;
+    let start = Instant::now();
+    let first = t.iteration;
+    let result = gan_report::run(
+        &mut t,
+        classifier.as_ref(),
+        |i, s| {
+            let rate =
+                (i - first) as f64 * images_per_iter / start.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "D {:.3}  G {:.3}  D(x) {:.2}  D(G(z)) {:.2}  {:.0} img/s",
+                s.loss_d, s.loss_g, s.d_x, s.d_g_z, rate
+            ));
+            bar.set_position(i);
+        },
+        |snap| {
+            let quality = match &snap.judgement {
+                Some(j) => format!("; {j}"),
+                None => String::new(),
+            };
+            bar.suspend(|| {
+                println!(
+                    "iteration {:>6} ({:.0} s): wrote {}{quality}",
+                    snap.iteration,
+                    start.elapsed().as_secs_f64(),
+                    snap.grid.display()
+                )
+            });
+        },
+    );
+    bar.finish();
+    result?;
+    if let GanData::Folder(f) = &t.data {
+        if f.unreadable() > 0 {
+            println!(
+                "{} unreadable image file(s) were skipped (see the warnings)",
+                f.unreadable()
+            );
+        }
+    }
+    println!(
+        "done: {} iterations in {:.0} s; checkpoint {}, loss curve {}",
+        t.iteration - first,
+        start.elapsed().as_secs_f64(),
+        files.checkpoint.display(),
+        files.loss_curve.display()
+    );
+    Ok(())
+}
+
+/// Writes a grid of `n` samples of the generator in `checkpoint` to `out`.
+pub fn sample(checkpoint: &Path, out: &Path, n: usize, seed: u64) -> Result<()> {
+    if n < 2 {
+        return Err(Error::InvalidArgument(format!(
+            "sample: n must be at least 2 (batch norm), got {n}"
+        )));
+    }
+    let ctx = Context::new()?;
+    let g = super::gan_ckpt::load_generator(&ctx, checkpoint)?;
+    let m = g.config;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let noise = Tensor::from_slice(&ctx, &uniform_noise(n, m.nz, &mut rng), &[n, m.nz])?;
+    let images = super::gan::generate(&g, &noise)?;
+    render_grid(
+        &images,
+        m.channels,
+        m.image_size,
+        if m.image_size <= 32 { 2 } else { 1 },
+        out,
+    )?;
+    println!(
+        "wrote {} ({n} samples, {}×{}×{})",
+        out.display(),
+        m.channels,
+        m.image_size,
+        m.image_size
+    );
+    Ok(())
+}
