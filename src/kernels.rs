@@ -41,6 +41,7 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("lookahead", "lookahead.wgsl"),
     kernel!("speech", "speech.wgsl"),
     kernel!("ctc", "ctc.wgsl"),
+    kernel!("ctc_subgroup", "ctc_subgroup.wgsl"),
 ];
 
 /// Looks a kernel up by name.
