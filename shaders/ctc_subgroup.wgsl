@@ -20,7 +20,11 @@
 // log-probabilities of its CHUNK/2 label positions, one blank (CHUNK is
 // even, so even i are the blanks) and, with LOGITS, C/8 logits for the
 // row's logsumexp (combined with subgroupMax/subgroupAdd). α is still
-// stored for the backward.
+// stored for the backward, which is the serial fused β + gradient kernel:
+// a subgroup version of it (β in registers, label posteriors scattered in
+// rounds with storage barriers, commit 07a2de8) was correct but ~1.5x
+// slower on llvmpipe, where the serial layout already fills the 8 SIMD
+// lanes with 8 utterances, so only loads, not arithmetic, were saved.
 
 struct Params {
     n: u32,
@@ -32,7 +36,7 @@ struct Params {
     steps: u32,
     zero_inf: u32,
     g_stride: u32,
-    rounds: u32,    // backward: most occurrences of one label in a target (host)
+    _pad0: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -48,12 +52,8 @@ const CHUNK: u32 = 12u;
 @group(0) @binding(2) var<storage, read> targets: array<u32>;       // (Σ S_n,)
 @group(0) @binding(3) var<storage, read> info: array<vec4<u32>>;    // (N,) (T_n, S_n, offset, impossible)
 @group(0) @binding(4) var<storage, read_write> alpha: array<f32>;   // (N, T, L)
-@group(0) @binding(5) var<storage, read_write> beta: array<f32>;    // (N, T, L): only each chunk's last row
 @group(0) @binding(6) var<storage, read_write> nll: array<f32>;     // (N,)
 @group(0) @binding(7) var<storage, read_write> loss: array<f32>;    // (N,)
-@group(0) @binding(8) var<storage, read> g: array<f32>;             // (N,) or (1,) upstream, per g_stride
-@group(0) @binding(9) var<storage, read> scale: array<f32>;         // (N,)
-@group(0) @binding(10) var<storage, read_write> grad: array<f32>;   // (T, N, C)
 @group(0) @binding(12) var<storage, read_write> row_lse: array<f32>; // (T, N) with LOGITS
 
 override LOGITS: bool = false;
@@ -207,152 +207,5 @@ fn ctc_alpha_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
                 loss[n] = -ll;
             }
         }
-    }
-}
-
-// ---- Backward: β in registers and the gradient, one subgroup per utterance.
-// β_t(s) needs β_{t+1} at s, s + 1, s + 2: the right neighbour's first two
-// come by subgroupShuffleDown. Posteriors exp(α + β − e + nll) go to the
-// gradient row: the blank's total by subgroupAdd; labels by scatter-add in
-// `rounds` rounds (round r: each label's r-th occurrence), so no two lanes
-// add to one class at once, with a storage barrier between rounds. Loops
-// and barriers depend on the uniform params only (every lane reaches each
-// barrier); lanes of finished or impossible utterances are masked.
-
-var<private> b: array<f32, CHUNK>;     // β_t (β_{t+1} until bstep overwrites it)
-var<private> skipb: array<bool, CHUNK>; // odd s: l'(s + 2) ≠ l'(s)
-var<private> rank: array<u32, CHUNK>;  // odd s: earlier occurrences of l'(s)
-var<private> post: array<f32, CHUNK>;  // posterior of s at the current frame
-var<private> last_frame: bool;
-var<private> nl: f32;
-var<private> zsum: f32;
-var<private> blanksum: f32;
-
-fn binit(i: u32, off: u32, next_row: u32, reload: bool) {
-    let s = s0 + i;
-    lab[i] = p.blank;
-    skipb[i] = false;
-    rank[i] = 0u;
-    b[i] = NEG;
-    if (s < ln && (s & 1u) == 1u) {
-        let j = s >> 1u;
-        lab[i] = targets[off + j];
-        skipb[i] = s + 2u < ln && targets[off + j + 1u] != lab[i];
-        var r = 0u;
-        for (var k = 0u; k < j; k++) {
-            r += select(0u, 1u, targets[off + k] == lab[i]);
-        }
-        rank[i] = r;
-    }
-    if (reload && s < ln) {
-        b[i] = beta[next_row + s];
-    }
-}
-
-// β_t at s0 + i from β_{t+1} at s, s + 1 (b1), s + 2 (b2); its posterior.
-fn bstep(i: u32, b1: f32, b2: f32) {
-    let s = s0 + i;
-    var x = NEG;
-    var e = lblank;
-    if ((i & 1u) == 0u) {
-        x = lse2(b[i], b1);
-    } else {
-        e = max(lp[lpb + lab[i]] - sh, NEG);
-        if (skipb[i]) { x = lse3(b[i], b1, b2); } else { x = lse2(b[i], b1); }
-    }
-    if (last_frame) { x = select(NEG, 0.0, s + 2u >= ln); }
-    var pv = 0.0;
-    if (s < ln) {
-        pv = exp(alpha[arow + s] + x + nl);
-        b[i] = x + e;
-    } else {
-        b[i] = NEG;
-    }
-    post[i] = pv;
-    zsum += pv;
-    if ((i & 1u) == 0u) { blanksum += pv; }
-}
-
-fn scatter(i: u32, r: u32) {
-    if (rank[i] == r && s0 + i < ln) {
-        grad[lpb + lab[i]] += post[i];
-    }
-}
-
-fn store_b(i: u32) {
-    if (s0 + i < ln) { beta[arow + s0 + i] = b[i]; }
-}
-
-// Frames t0, t0 − 1, …, t0 − steps + 1 of utterance n = workgroup_id.x.
-@compute @workgroup_size(8, 1, 1)
-fn ctc_beta_grad_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-    let n = wid.x;
-    let m = info[n];
-    let tn = m.x;
-    ln = 2u * m.y + 1u;
-    let off = m.z;
-    let abase = n * p.t * p.l;
-    s0 = lane * CHUNK;
-    nl = nll[n];
-    let dead = m.w != 0u || nl > -IMPOSSIBLE_LL;
-    let gs = g[n * p.g_stride] * scale[n];
-    // β_{t0+1} from the previous chunk (written as its last row) when t0 + 1 < T_n.
-    let reload = p.t0 + 1u < tn;
-    let next_row = abase + min(p.t0 + 1u, p.t - 1u) * p.l;
-    binit(0u, off, next_row, reload); binit(1u, off, next_row, reload);
-    binit(2u, off, next_row, reload); binit(3u, off, next_row, reload);
-    binit(4u, off, next_row, reload); binit(5u, off, next_row, reload);
-    binit(6u, off, next_row, reload); binit(7u, off, next_row, reload);
-    binit(8u, off, next_row, reload); binit(9u, off, next_row, reload);
-    binit(10u, off, next_row, reload); binit(11u, off, next_row, reload);
-    let t_lo = p.t0 + 1u - p.steps;
-    for (var k = p.t0 + 1u; k > t_lo; k--) {
-        let t = k - 1u;
-        lpb = (t * p.n + n) * p.c;
-        arow = abase + t * p.l;
-        let live = t < tn && !dead;
-        last_frame = t + 1u == tn;
-        for (var c = lane; c < p.c; c += 8u) {
-            grad[lpb + c] = 0.0;
-        }
-        sh = 0.0;
-        if (LOGITS) { sh = row_lse[t * p.n + n]; }
-        lblank = max(lp[lpb + p.blank] - sh, NEG);
-        let q1 = select(subgroupShuffleDown(b[0], 1u), NEG, lane == 7u);
-        let q2 = select(subgroupShuffleDown(b[1], 1u), NEG, lane == 7u);
-        zsum = 0.0;
-        blanksum = 0.0;
-        if (live) {
-            // Ascending, so b[i + 1], b[i + 2] still hold β_{t+1}.
-            bstep(0u, b[1], b[2]); bstep(1u, b[2], b[3]);
-            bstep(2u, b[3], b[4]); bstep(3u, b[4], b[5]);
-            bstep(4u, b[5], b[6]); bstep(5u, b[6], b[7]);
-            bstep(6u, b[7], b[8]); bstep(7u, b[8], b[9]);
-            bstep(8u, b[9], b[10]); bstep(9u, b[10], b[11]);
-            bstep(10u, b[11], q1); bstep(11u, q1, q2);
-            if (t == t_lo) {
-                store_b(0u); store_b(1u); store_b(2u); store_b(3u); store_b(4u); store_b(5u);
-                store_b(6u); store_b(7u); store_b(8u); store_b(9u); store_b(10u); store_b(11u);
-            }
-        }
-        let z = subgroupAdd(zsum);
-        let blank_total = subgroupAdd(blanksum);
-        storageBarrier();
-        for (var r = 0u; r < p.rounds; r++) {
-            if (live) {
-                scatter(1u, r); scatter(3u, r); scatter(5u, r);
-                scatter(7u, r); scatter(9u, r); scatter(11u, r);
-            }
-            storageBarrier();
-        }
-        if (live) {
-            let inv_z = select(0.0, 1.0 / z, z > 0.0);
-            for (var c = lane; c < p.c; c += 8u) {
-                var acc = grad[lpb + c];
-                if (c == p.blank) { acc += blank_total; }
-                grad[lpb + c] = (exp(max(lp[lpb + c] - sh, NEG)) - acc * inv_z) * gs;
-            }
-        }
-        storageBarrier();
     }
 }

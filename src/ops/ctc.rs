@@ -92,8 +92,6 @@ pub struct CtcBatch {
     pub impossible: Vec<bool>,
     targets: Tensor,
     meta: Tensor,
-    /// Most occurrences of one label within one utterance's target.
-    max_repeats: usize,
 }
 
 impl CtcBatch {
@@ -172,15 +170,8 @@ impl CtcBatch {
         let mut meta = Vec::with_capacity(4 * n);
         let mut impossible = Vec::with_capacity(n);
         let mut off = 0;
-        let mut max_repeats = 0;
         for i in 0..n {
             let labels = &flat[off..off + target_lengths[i]];
-            let mut counts = std::collections::HashMap::new();
-            for &lab in labels {
-                let k = counts.entry(lab).or_insert(0usize);
-                *k += 1;
-                max_repeats = max_repeats.max(*k);
-            }
             let imp = input_lengths[i] < min_frames(labels);
             impossible.push(imp);
             meta.extend_from_slice(&[input_lengths[i] as u32, target_lengths[i] as u32, off as u32, imp as u32]);
@@ -200,7 +191,6 @@ impl CtcBatch {
             impossible,
             targets: Tensor::from_u32(ctx, &flat, &[flat.len()])?,
             meta: Tensor::from_u32(ctx, &meta, &[n, 4])?,
-            max_repeats,
         })
     }
 
@@ -388,20 +378,11 @@ pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u3
     // Serial: β and the gradient rows in one pass per chunk (each frame
     // loops over L positions and twice over C classes).
     let fused = layout != CtcLayout::Workgroup;
-    // Subgroup: scatter rounds per frame (most occurrences of one label),
-    // two passes over C/8 classes, a few fixed steps; the init counts
-    // earlier occurrences of each lane's labels (≤ 8·CHUNK·S/2 iterations).
-    let rounds = batch.max_repeats;
-    let (kernel, entry, chunk) = if layout == CtcLayout::Subgroup {
-        let per_frame = rounds + 2 * batch.c.div_ceil(8) + 8;
-        let init = SUBGROUP_CHUNK * batch.l;
-        ("ctc_subgroup", "ctc_beta_grad_subgroup", ((MAX_LOOP - init) / per_frame).clamp(1, batch.t))
-    } else if fused {
-        ("ctc", "ctc_beta_grad_serial", (MAX_LOOP / (batch.l + 2 * batch.c + 3)).clamp(1, batch.t))
+    let (entry, chunk) = if fused {
+        ("ctc_beta_grad_serial", (MAX_LOOP / (batch.l + 2 * batch.c + 3)).clamp(1, batch.t))
     } else {
-        ("ctc", "ctc_beta_wg", batch.chunk(layout))
+        ("ctc_beta_wg", batch.chunk(layout))
     };
-    let grid = if layout == CtcLayout::Subgroup { [batch.n as u32, 1, 1] } else { grid };
     let constants: &[(&str, f64)] = if !fused {
         &[]
     } else if fwd.fused_logits {
@@ -414,10 +395,9 @@ pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u3
     while done < batch.t {
         let steps = chunk.min(batch.t - done);
         let t0 = batch.t - 1 - done;
-        let mut params = batch.params(t0, steps, false, g_stride);
-        params._pad[0] = rounds as u32;
+        let params = batch.params(t0, steps, false, g_stride);
         ctx.dispatch(
-            kernel,
+            "ctc",
             entry,
             constants,
             bytemuck::bytes_of(&params),
