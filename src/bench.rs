@@ -328,7 +328,7 @@ pub fn bench_ctc(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
     let (input_lengths, target_lengths) = (vec![t; n], vec![s; n]);
     let x = Var::parameter(random(ctx, &[t, n, c], 6)?);
     let mut out = Vec::new();
-    for (layout, name) in [(CtcLayout::Serial, "serial"), (CtcLayout::Workgroup, "workgroup")] {
+    for (layout, name) in [(CtcLayout::Serial, "serial"), (CtcLayout::Workgroup, "workgroup"), (CtcLayout::Subgroup, "subgroup")] {
         let opts = CtcOptions { from_logits: true, layout, ..Default::default() };
         let forward = || -> Result<()> {
             crate::no_grad(|| ctc_loss(&x, &targets, &input_lengths, &target_lengths, opts).map(drop))?;

@@ -44,6 +44,7 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("ctc", "ctc.wgsl"),
     kernel!("conv", "conv.wgsl"),
     kernel!("batchnorm", "batchnorm.wgsl"),
+    kernel!("ctc_subgroup", "ctc_subgroup.wgsl"),
 ];
 
 /// Looks a kernel up by name.

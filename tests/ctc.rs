@@ -22,7 +22,8 @@ const LOSS_RTOL: f32 = 1e-4;
 const GRAD_ATOL: f32 = 1e-4;
 const GRAD_RTOL: f32 = 1e-3;
 
-const LAYOUTS: [CtcLayout; 2] = [CtcLayout::Serial, CtcLayout::Workgroup];
+// Subgroup runs as Serial where the adapter lacks subgroups (GL).
+const LAYOUTS: [CtcLayout; 3] = [CtcLayout::Serial, CtcLayout::Workgroup, CtcLayout::Subgroup];
 const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Sum, Reduction::Mean];
 
 /// A batch: logits (T, N, C) from a seed, per-utterance labels and input lengths.
@@ -270,6 +271,37 @@ fn long_sequences_match_reference() {
         // kernels divided posteriors by their per-frame total). What is left
         // is the drift between positions within a frame: ≤ 5e-4 seen, so 1e-3.
         assert_close(&format!("long {layout:?} grad"), &x.grad().unwrap().to_vec().unwrap(), &to32(&want_g), 1e-3, GRAD_RTOL);
+    }
+}
+
+/// The subgroup layout's own long case: T = 2500 with L = 95 (the longest
+/// it takes, every lane holding positions) and L = 61. Unchunked, one lane
+/// would loop ~75 000 times (past llvmpipe's 65535 cap), so this checks its
+/// chunked dispatches and the α it reloads at each chunk start.
+#[test]
+fn long_sequences_match_reference_subgroup() {
+    let (t, c) = (2500, 12);
+    let mut labels = vec![Vec::new(), Vec::new()];
+    for i in 0..47u32 {
+        labels[0].push(1 + (i * 7 + i / 5) % 11);
+        labels[1].push(1 + (i % 3));
+    }
+    labels[1].truncate(30);
+    let case = Case { name: "long subgroup", t, c, blank: 0, labels, input_lengths: vec![2500, 2100], seed: 9 };
+    let lp = case.log_probs();
+    let lp64 = to64(&lp);
+    let want = case.reference_loss(&lp64, Reduction::None, false);
+    let want_g = reference::ctc_grad(&lp64, t, c, &case.labels, &case.input_lengths, 0, &[1.0, 1.0]);
+    let logits = case.logits();
+    for from_logits in [false, true] {
+        let x = case.var(if from_logits { &logits } else { &lp });
+        let opts = CtcOptions { reduction: Reduction::None, layout: CtcLayout::Subgroup, from_logits, ..Default::default() };
+        let y = case.loss(&x, &case.concatenated(), opts).unwrap();
+        assert_close("long subgroup loss", &y.value().to_vec().unwrap(), &to32(&want), LOSS_ATOL, LOSS_RTOL);
+        if !from_logits {
+            y.backward_with(Tensor::full(&ctx(), &[2], 1.0).unwrap()).unwrap();
+            assert_close("long subgroup grad", &x.grad().unwrap().to_vec().unwrap(), &to32(&want_g), 1e-3, GRAD_RTOL);
+        }
     }
 }
 

@@ -26,6 +26,10 @@ pub const MAX_LOOP: usize = 32768;
 /// Lanes per workgroup in the workgroup layout (shaders/ctc.wgsl).
 const WG_LANES: usize = 64;
 
+/// Positions per lane in the subgroup layout (CHUNK in
+/// shaders/ctc_subgroup.wgsl): it takes L ≤ 8·SUBGROUP_CHUNK.
+pub const SUBGROUP_CHUNK: usize = 12;
+
 /// Targets in either of PyTorch's layouts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CtcTargets {
@@ -53,6 +57,11 @@ pub enum CtcLayout {
     /// One 64-lane workgroup per utterance, lanes over label positions, a
     /// storage barrier per frame (meant for real GPUs).
     Workgroup,
+    /// Forward: one subgroup of 8 per utterance with α in registers, each
+    /// lane owning [`SUBGROUP_CHUNK`] positions (shaders/ctc_subgroup.wgsl);
+    /// backward as `Serial`. Needs subgroups of at least 8 and
+    /// L ≤ 8·SUBGROUP_CHUNK; `Serial` runs otherwise.
+    Subgroup,
 }
 
 /// Frames an alignment of `labels` needs: one per label plus one blank
@@ -195,9 +204,12 @@ impl CtcBatch {
     }
 
     fn resolve(&self, layout: CtcLayout) -> CtcLayout {
-        let max_groups = self.meta.context().limits().max_compute_workgroups_per_dimension as usize;
+        let ctx = self.meta.context();
+        let max_groups = ctx.limits().max_compute_workgroups_per_dimension as usize;
+        let subgroups = ctx.capabilities().subgroups && ctx.adapter_info().subgroup_min_size >= 8;
         match layout {
             CtcLayout::Workgroup if self.n <= max_groups => CtcLayout::Workgroup,
+            CtcLayout::Subgroup if self.n <= max_groups && subgroups && self.l <= 8 * SUBGROUP_CHUNK => CtcLayout::Subgroup,
             CtcLayout::Auto if self.n <= max_groups => {
                 let software = matches!(self.meta.context().adapter_info().device_type, wgpu::DeviceType::Cpu);
                 if software {
@@ -286,7 +298,7 @@ pub fn ctc_forward(input: &Tensor, batch: &CtcBatch, logits: bool, zero_infinity
     batch.check_lp(input)?;
     let ctx = input.context();
     let layout = batch.resolve(layout);
-    let fused = logits && layout == CtcLayout::Serial;
+    let fused = logits && layout != CtcLayout::Workgroup;
     let input = if logits && !fused { super::log_softmax(input, 2)? } else { input.clone() };
     let alpha = Tensor::empty(ctx, &[batch.n, batch.t, batch.l], DType::F32)?;
     let nll = Tensor::empty(ctx, &[batch.n], DType::F32)?;
@@ -294,20 +306,25 @@ pub fn ctc_forward(input: &Tensor, batch: &CtcBatch, logits: bool, zero_infinity
     // The serial kernels name row_lse even when they skip it: bind a stand-in.
     let lse_shape = if fused { vec![batch.t, batch.n] } else { vec![1] };
     let row_lse = Tensor::empty(ctx, &lse_shape, DType::F32)?;
-    let (entry, chunk, constants): (&str, usize, &[(&str, f64)]) = if layout == CtcLayout::Workgroup {
-        ("ctc_alpha_wg", batch.chunk(layout), &[])
+    let logits_constant: &[(&str, f64)] = if fused { &[("LOGITS", 1.0)] } else { &[("LOGITS", 0.0)] };
+    let (kernel, entry, chunk, constants): (&str, &str, usize, &[(&str, f64)]) = if layout == CtcLayout::Workgroup {
+        ("ctc", "ctc_alpha_wg", batch.chunk(layout), &[])
+    } else if layout == CtcLayout::Subgroup {
+        // Per frame: the CHUNK positions twice (copy, recursion) and C/8 classes.
+        let per_frame = 2 * SUBGROUP_CHUNK + batch.c.div_ceil(8) + 4;
+        ("ctc_subgroup", "ctc_alpha_subgroup", (MAX_LOOP / per_frame).clamp(1, batch.t), logits_constant)
     } else {
         // Each frame loops over its positions and, with logits, once over C.
         let per_frame = batch.l + if fused { batch.c } else { 0 } + 2;
-        ("ctc_alpha_serial", (MAX_LOOP / per_frame).clamp(1, batch.t), if fused { &[("LOGITS", 1.0)] } else { &[("LOGITS", 0.0)] })
+        ("ctc", "ctc_alpha_serial", (MAX_LOOP / per_frame).clamp(1, batch.t), logits_constant)
     };
-    let grid = batch.recursion_grid(layout)?;
+    let grid = if layout == CtcLayout::Subgroup { [batch.n as u32, 1, 1] } else { batch.recursion_grid(layout)? };
     let mut t0 = 0;
     while t0 < batch.t {
         let steps = chunk.min(batch.t - t0);
         let params = batch.params(t0, steps, zero_infinity, 0);
         ctx.dispatch(
-            "ctc",
+            kernel,
             entry,
             constants,
             bytemuck::bytes_of(&params),

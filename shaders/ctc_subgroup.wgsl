@@ -1,0 +1,211 @@
+// ctc_subgroup.wgsl: the CTC forward recursion (shaders/ctc.wgsl has the
+// maths and the conventions: NEG is log 0, β/gradient kernels, Params and
+// bindings are the same) with one subgroup of 8 per utterance and α in
+// registers. Needs Features::SUBGROUP and subgroups of at least 8 (the
+// 8-invocation workgroup is one subgroup); src/ops/ctc.rs routes here only
+// then and only when L ≤ 8·CHUNK.
+//
+// Why: on llvmpipe every storage load costs ~25 cycles per lane, and the
+// serial layout loads α_{t−1}(s), the label and the log-probability for
+// every position of every frame. Here lane k owns positions
+// s = k·CHUNK + i (i < CHUNK) and keeps their α across the time loop in a
+// fixed-size private array indexed only by constants once the CHUNK loops
+// are unrolled (the compiler keeps it in registers); the two α_{t−1} values
+// a lane needs from its left neighbour come by subgroupShuffleUp. Labels
+// and skip flags are loaded once. The per-position work is in functions
+// called once per constant index (init, step), not in loops: llvmpipe
+// keeps a private array in registers only when every index is a constant
+// after inlining, and does not unroll loops with bodies this large (a
+// loop-indexed version ran 3x slower than the serial layout). Per frame a lane loads only the
+// log-probabilities of its CHUNK/2 label positions, one blank (CHUNK is
+// even, so even i are the blanks) and, with LOGITS, C/8 logits for the
+// row's logsumexp (combined with subgroupMax/subgroupAdd). α is still
+// stored for the backward, which is the serial fused β + gradient kernel:
+// a subgroup version of it (β in registers, label posteriors scattered in
+// rounds with storage barriers, commit 07a2de8) was correct but ~1.5x
+// slower on llvmpipe, where the serial layout already fills the 8 SIMD
+// lanes with 8 utterances, so only loads, not arithmetic, were saved.
+
+struct Params {
+    n: u32,
+    c: u32,
+    t: u32,
+    l: u32,
+    blank: u32,
+    t0: u32,
+    steps: u32,
+    zero_inf: u32,
+    g_stride: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+const NEG: f32 = -1e30;
+const IMPOSSIBLE_LL: f32 = -1e29;
+// Positions per lane (even: see above; the kernel spells out its 12
+// indices). src/ops/ctc.rs: SUBGROUP_CHUNK.
+const CHUNK: u32 = 12u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> lp: array<f32>;            // (T, N, C) log-probabilities or logits
+@group(0) @binding(2) var<storage, read> targets: array<u32>;       // (Σ S_n,)
+@group(0) @binding(3) var<storage, read> info: array<vec4<u32>>;    // (N,) (T_n, S_n, offset, impossible)
+@group(0) @binding(4) var<storage, read_write> alpha: array<f32>;   // (N, T, L)
+@group(0) @binding(6) var<storage, read_write> nll: array<f32>;     // (N,)
+@group(0) @binding(7) var<storage, read_write> loss: array<f32>;    // (N,)
+@group(0) @binding(12) var<storage, read_write> row_lse: array<f32>; // (T, N) with LOGITS
+
+override LOGITS: bool = false;
+
+fn inf() -> f32 {
+    return bitcast<f32>(0x7f800000u | (p.n & 0u));
+}
+
+fn lse2(a: f32, b: f32) -> f32 {
+    let m = max(a, b);
+    return m + log(1.0 + exp(min(a, b) - m));
+}
+
+fn lse3(a: f32, b: f32, c: f32) -> f32 {
+    let m = max(max(a, b), c);
+    return m + log(exp(a - m) + exp(b - m) + exp(c - m));
+}
+
+// logsumexp over the subgroup of one value per lane.
+fn subgroup_lse(v: f32) -> f32 {
+    let m = subgroupMax(v);
+    return m + log(subgroupAdd(exp(v - m)));
+}
+
+// Per-lane state: the lane's positions (index i ↔ s = s0 + i).
+var<private> a: array<f32, CHUNK>;   // α_t (α_{t−1} until step overwrites it)
+var<private> lab: array<u32, CHUNK>; // l'(s)
+var<private> skip: array<bool, CHUNK>;
+var<private> s0: u32;
+var<private> ln: u32;
+var<private> t_cur: u32;
+var<private> lpb: u32;     // (t·N + n)·C
+var<private> sh: f32;      // row logsumexp with LOGITS, else 0
+var<private> lblank: f32;
+var<private> arow: u32;    // alpha index of (n, t, 0)
+
+fn init(i: u32, off: u32, prev_row: u32, reload: bool) {
+    let s = s0 + i;
+    lab[i] = p.blank;
+    skip[i] = false;
+    a[i] = NEG;
+    if (s < ln && (s & 1u) == 1u) {
+        lab[i] = targets[off + (s >> 1u)];
+        skip[i] = s >= 3u && targets[off + (s >> 1u) - 1u] != lab[i];
+    }
+    if (reload && s < ln) {
+        a[i] = alpha[prev_row + s];
+    }
+}
+
+// α_t at position s0 + i from α_{t−1} at s, s − 1 (a1) and s − 2 (a2).
+fn step(i: u32, a1: f32, a2: f32) {
+    let s = s0 + i;
+    var v = NEG;
+    if ((i & 1u) == 0u) {
+        if (t_cur == 0u) {
+            v = select(NEG, lblank, s == 0u);
+        } else {
+            v = lse2(a[i], a1) + lblank;
+        }
+    } else {
+        let em = max(lp[lpb + lab[i]] - sh, NEG);
+        if (t_cur == 0u) {
+            v = select(NEG, em, s == 1u);
+        } else if (skip[i]) {
+            v = lse3(a[i], a1, a2) + em;
+        } else {
+            v = lse2(a[i], a1) + em;
+        }
+    }
+    if (s >= ln) { v = NEG; }
+    a[i] = v;
+    if (s < ln) { alpha[arow + s] = v; }
+}
+
+fn final_part(i: u32, part: f32) -> f32 {
+    let s = s0 + i;
+    if (s + 2u >= ln && s < ln) { return lse2(part, a[i]); }
+    return part;
+}
+
+// Forward over frames [t0, t0 + steps) ∩ [0, T_n) for utterance
+// n = workgroup_id.x. Every lane writes all its positions s < L_n (log 0
+// above the reachable window), so the serial β kernel can read any of them.
+@compute @workgroup_size(8, 1, 1)
+fn ctc_alpha_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    let n = wid.x;
+    let m = info[n];
+    let tn = m.x;
+    ln = 2u * m.y + 1u;
+    let off = m.z;
+    let abase = n * p.t * p.l;
+    s0 = lane * CHUNK;
+    let reload = p.t0 > 0u && p.t0 <= tn;
+    let prev_row = abase + (max(p.t0, 1u) - 1u) * p.l;
+    init(0u, off, prev_row, reload); init(1u, off, prev_row, reload);
+    init(2u, off, prev_row, reload); init(3u, off, prev_row, reload);
+    init(4u, off, prev_row, reload); init(5u, off, prev_row, reload);
+    init(6u, off, prev_row, reload); init(7u, off, prev_row, reload);
+    init(8u, off, prev_row, reload); init(9u, off, prev_row, reload);
+    init(10u, off, prev_row, reload); init(11u, off, prev_row, reload);
+    let t_end = min(p.t0 + p.steps, tn);
+    for (var t = p.t0; t < t_end; t++) {
+        t_cur = t;
+        lpb = (t * p.n + n) * p.c;
+        arow = abase + t * p.l;
+        sh = 0.0;
+        if (LOGITS) {
+            // One pass per lane over classes lane, lane + 8, … (running max),
+            // then the lanes' partial sums rescaled to the common max.
+            var mx = NEG;
+            var sum = 0.0;
+            for (var c = lane; c < p.c; c += 8u) {
+                let v = lp[lpb + c];
+                if (v > mx) {
+                    sum = sum * exp(mx - v) + 1.0;
+                    mx = v;
+                } else {
+                    sum += exp(v - mx);
+                }
+            }
+            let gm = subgroupMax(mx);
+            sh = gm + log(subgroupAdd(sum * exp(mx - gm)));
+            if (lane == 0u) { row_lse[t * p.n + n] = sh; }
+        }
+        lblank = max(lp[lpb + p.blank] - sh, NEG);
+        // α_{t−1} at s0 − 1 and s0 − 2, from the left neighbour (log 0 for lane 0).
+        let p1 = select(subgroupShuffleUp(a[11], 1u), NEG, lane == 0u);
+        let p2 = select(subgroupShuffleUp(a[10], 1u), NEG, lane == 0u);
+        // Descending, so a[i − 1], a[i − 2] still hold α_{t−1}.
+        step(11u, a[10], a[9]); step(10u, a[9], a[8]);
+        step(9u, a[8], a[7]); step(8u, a[7], a[6]);
+        step(7u, a[6], a[5]); step(6u, a[5], a[4]);
+        step(5u, a[4], a[3]); step(4u, a[3], a[2]);
+        step(3u, a[2], a[1]); step(2u, a[1], a[0]);
+        step(1u, a[0], p1); step(0u, p1, p2);
+    }
+    if (tn >= 1u && tn - 1u >= p.t0 && tn - 1u < p.t0 + p.steps) {
+        // ll = lse(α(L−1), α(L−2)) over whichever lanes hold them.
+        var part = NEG;
+        part = final_part(0u, part); part = final_part(1u, part); part = final_part(2u, part);
+        part = final_part(3u, part); part = final_part(4u, part); part = final_part(5u, part);
+        part = final_part(6u, part); part = final_part(7u, part); part = final_part(8u, part);
+        part = final_part(9u, part); part = final_part(10u, part); part = final_part(11u, part);
+        let ll = subgroup_lse(part);
+        if (lane == 0u) {
+            nll[n] = -ll;
+            if (m.w != 0u || ll < IMPOSSIBLE_LL) {
+                loss[n] = select(inf(), 0.0, p.zero_inf != 0u);
+            } else {
+                loss[n] = -ll;
+            }
+        }
+    }
+}
