@@ -532,10 +532,12 @@ impl Recurrent {
                 } else {
                     None
                 };
-                let db_hh = if want(4) {
-                    Some(ops::sum(dg_hh, 0)?)
-                } else {
-                    None
+                // Where dG is the same on both sides (all but GRU) db_hh = db_ih:
+                // copy the sum rather than reduce (T·B, G·H) twice.
+                let db_hh = match (want(4), &db_ih) {
+                    (false, _) => None,
+                    (true, Some(d)) if dghh.is_none() => Some(d.deep_clone()?),
+                    (true, _) => Some(ops::sum(dg_hh, 0)?),
                 };
                 let mut grads = vec![dx, dw_ih, dw_hh, db_ih, db_hh, dh0];
                 if inputs.len() > 6 {
