@@ -75,6 +75,17 @@ const IMPOSSIBLE_LL: f32 = -1e29;
 // lp − row_lse, so no separate log_softmax pass runs.
 override LOGITS: bool = false;
 
+// lavapipe (Mesa 22.3) "inlines uniforms": when a loop's bound or an if's
+// condition depends on the uniform params alone, it compiles a copy of the
+// shader with those values as constants, and (there, without a variant
+// cache) it does so again at every dispatch whose shader it finds worth it:
+// the β kernels paid 2-5 ms per dispatch in LLVM for it. `opaque(x)` is x,
+// in a form no compiler can prove to depend on uniforms only (arrayLength
+// is a run-time query), so loop bounds built from it are left alone.
+fn opaque(x: u32) -> u32 {
+    return min(x, 0xfffffffeu + (arrayLength(&info) & 1u));
+}
+
 // +inf that the compiler cannot fold (WGSL const-expressions must be finite).
 fn inf() -> f32 {
     return bitcast<f32>(0x7f800000u | (p.n & 0u));
@@ -100,7 +111,7 @@ fn lp_at(i: u32, shift: f32) -> f32 {
 fn row_logsumexp(base: u32) -> f32 {
     var mx = lp[base];
     var sum = 1.0;
-    for (var c = 1u; c < p.c; c++) {
+    for (var c = 1u; c < opaque(p.c); c++) {
         let v = lp[base + c];
         if (v > mx) {
             sum = sum * exp(mx - v) + 1.0;
@@ -223,12 +234,12 @@ fn ctc_beta_grad_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
     let nl = nll[n];
     let dead = m.w != 0u || nl > -IMPOSSIBLE_LL;
     let gs = g[n * p.g_stride] * scale[n];
-    let t_lo = p.t0 + 1u - p.steps;
+    let t_lo = opaque(p.t0 + 1u - p.steps);
     for (var k = p.t0 + 1u; k > t_lo; k--) {
         let t = k - 1u;
         let base = (t * p.n + n) * p.c;
         // Zeroed first: dead rows stay so; live rows then collect posteriors per class.
-        for (var c = 0u; c < p.c; c++) {
+        for (var c = 0u; c < opaque(p.c); c++) {
             grad[base + c] = 0.0;
         }
         if (t >= tn || dead) { continue; }
@@ -285,7 +296,7 @@ fn ctc_beta_grad_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         grad[base + p.blank] += blank_sum;
         let inv_z = select(0.0, 1.0 / z, z > 0.0);
-        for (var c = 0u; c < p.c; c++) {
+        for (var c = 0u; c < opaque(p.c); c++) {
             grad[base + c] = (exp(lp_at(base + c, sh)) - grad[base + c] * inv_z) * gs;
         }
     }
@@ -302,8 +313,8 @@ fn ctc_alpha_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let ln = 2u * m.y + 1u;
     let off = m.z;
     let abase = n * p.t * p.l;
-    let per = (p.l + 63u) / 64u;
-    let t_end = min(p.t0 + p.steps, p.t);
+    let per = opaque((p.l + 63u) / 64u);
+    let t_end = opaque(min(p.t0 + p.steps, p.t));
     for (var t = p.t0; t < t_end; t++) {
         if (t < tn) {
             let lpb = (t * p.n + n) * p.c;
@@ -348,8 +359,8 @@ fn ctc_beta_wg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     let ln = 2u * m.y + 1u;
     let off = m.z;
     let abase = n * p.t * p.l;
-    let per = (p.l + 63u) / 64u;
-    let t_lo = p.t0 + 1u - p.steps;
+    let per = opaque((p.l + 63u) / 64u);
+    let t_lo = opaque(p.t0 + 1u - p.steps);
     for (var j = p.t0 + 1u; j > t_lo; j--) {
         let t = j - 1u;
         if (t < tn) {
@@ -396,7 +407,7 @@ fn ctc_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let m = info[n];
     let nl = nll[n];
     if (t >= m.x || m.w != 0u || nl > -IMPOSSIBLE_LL) {
-        for (var c = 0u; c < p.c; c++) {
+        for (var c = 0u; c < opaque(p.c); c++) {
             grad[base + c] = 0.0;
         }
         return;
@@ -406,7 +417,7 @@ fn ctc_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     // grad (blank in a register), and their total z. In exact arithmetic
     // z = 1; in f32 α + β and nll drift apart by ~1e-7 × |loss| over long
     // inputs, so dividing by z (per frame) cancels that drift.
-    for (var c = 0u; c < p.c; c++) {
+    for (var c = 0u; c < opaque(p.c); c++) {
         grad[base + c] = 0.0;
     }
     let ln = 2u * m.y + 1u;
@@ -430,7 +441,7 @@ fn ctc_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     grad[base + p.blank] += blank_sum;
     // Pass 2: exp(lp(t, c)) (the softmax part) minus the normalised posterior.
     let inv_z = select(0.0, 1.0 / z, z > 0.0);
-    for (var c = 0u; c < p.c; c++) {
+    for (var c = 0u; c < opaque(p.c); c++) {
         grad[base + c] = (exp(lp_at(base + c, 0.0)) - grad[base + c] * inv_z) * gs;
     }
 }

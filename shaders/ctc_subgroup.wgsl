@@ -19,12 +19,10 @@
 // loop-indexed version ran 3x slower than the serial layout). Per frame a lane loads only the
 // log-probabilities of its CHUNK/2 label positions, one blank (CHUNK is
 // even, so even i are the blanks) and, with LOGITS, C/8 logits for the
-// row's logsumexp (combined with subgroupMax/subgroupAdd). α is still
-// stored for the backward, which is the serial fused β + gradient kernel:
-// a subgroup version of it (β in registers, label posteriors scattered in
-// rounds with storage barriers, commit 07a2de8) was correct but ~1.5x
-// slower on llvmpipe, where the serial layout already fills the 8 SIMD
-// lanes with 8 utterances, so only loads, not arithmetic, were saved.
+// row's logsumexp (combined with subgroupMax/subgroupAdd). α is stored
+// for the backward, ctc_beta_grad_subgroup at the end of this file, which
+// keeps β in registers the same way and builds the gradient row from the
+// posteriors by a butterfly reduce-scatter over class blocks.
 
 struct Params {
     n: u32,
@@ -52,14 +50,23 @@ const CHUNK: u32 = 12u;
 @group(0) @binding(2) var<storage, read> targets: array<u32>;       // (Σ S_n,)
 @group(0) @binding(3) var<storage, read> info: array<vec4<u32>>;    // (N,) (T_n, S_n, offset, impossible)
 @group(0) @binding(4) var<storage, read_write> alpha: array<f32>;   // (N, T, L)
+@group(0) @binding(5) var<storage, read_write> beta: array<f32>;    // (N, T, L): backward, each chunk's last row only
 @group(0) @binding(6) var<storage, read_write> nll: array<f32>;     // (N,)
 @group(0) @binding(7) var<storage, read_write> loss: array<f32>;    // (N,)
+@group(0) @binding(8) var<storage, read> g: array<f32>;             // (N,) or (1,) upstream gradient, per g_stride
+@group(0) @binding(9) var<storage, read> scale: array<f32>;         // (N,) reduction weight per utterance
+@group(0) @binding(10) var<storage, read_write> grad: array<f32>;   // (T, N, C)
 @group(0) @binding(12) var<storage, read_write> row_lse: array<f32>; // (T, N) with LOGITS
 
 override LOGITS: bool = false;
 
 fn inf() -> f32 {
     return bitcast<f32>(0x7f800000u | (p.n & 0u));
+}
+
+// x, hidden from lavapipe's uniform inlining (see opaque in ctc.wgsl).
+fn opaque(x: u32) -> u32 {
+    return min(x, 0xfffffffeu + (arrayLength(&info) & 1u));
 }
 
 fn lse2(a: f32, b: f32) -> f32 {
@@ -205,6 +212,178 @@ fn ctc_alpha_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
                 loss[n] = select(inf(), 0.0, p.zero_inf != 0u);
             } else {
                 loss[n] = -ll;
+            }
+        }
+    }
+}
+
+// ---- Backward: β in registers fused with the gradient, one subgroup per
+// utterance (the forward's lane ↔ position mapping). β_t(s) needs β_{t+1}
+// at s, s + 1, s + 2: the right neighbour's first two come by
+// subgroupShuffleDown. The posterior exp(α + β − e + nll) of each position
+// stays in registers; the gradient row is then built per block of 8
+// classes: every lane sums, per class of the block, the posteriors of its
+// label positions with that label (6 compares), and a butterfly
+// reduce-scatter (block_totals) leaves class cb + j's total in lane j, so
+// each lane stores one class per block: no scatter, no barrier. (An earlier
+// version scattered label posteriors into the row in rounds with storage
+// barriers between them and ran slower than the serial layout; one
+// subgroupAdd per class instead of the butterfly cost ~1 ms more here.)
+// β is stored only in each chunk's last frame, for the next dispatch.
+
+var<private> b: array<f32, CHUNK>;      // β_t (β_{t+1} until bstep overwrites it)
+var<private> skipb: array<bool, CHUNK>; // odd s: l'(s + 2) ≠ l'(s)
+var<private> post: array<f32, CHUNK>;   // posterior of s at the current frame (0 for s ≥ L_n)
+var<private> last_frame: bool;
+var<private> nl: f32;
+var<private> zsum: f32;
+var<private> blanksum: f32;
+
+fn binit(i: u32, off: u32, next_row: u32, reload: bool) {
+    let s = s0 + i;
+    lab[i] = p.blank;
+    skipb[i] = false;
+    b[i] = NEG;
+    post[i] = 0.0;
+    if (s < ln && (s & 1u) == 1u) {
+        let j = s >> 1u;
+        lab[i] = targets[off + j];
+        skipb[i] = s + 2u < ln && targets[off + j + 1u] != lab[i];
+    }
+    if (reload && s < ln) {
+        b[i] = beta[next_row + s];
+    }
+}
+
+// β_t at s0 + i from β_{t+1} at s (b[i]), s + 1 (b1) and s + 2 (b2), and
+// the posterior of s.
+fn bstep(i: u32, b1: f32, b2: f32) {
+    let s = s0 + i;
+    var x: f32;
+    var e = lblank;
+    if ((i & 1u) == 0u) {
+        x = lse2(b[i], b1);
+    } else {
+        e = max(lp[lpb + lab[i]] - sh, NEG);
+        if (skipb[i]) { x = lse3(b[i], b1, b2); } else { x = lse2(b[i], b1); }
+    }
+    if (last_frame) { x = select(NEG, 0.0, s + 2u >= ln); }
+    var pv = 0.0;
+    if (s < ln) {
+        pv = exp(alpha[arow + s] + x + nl);
+        b[i] = x + e;
+    } else {
+        b[i] = NEG;
+    }
+    post[i] = pv;
+    zsum += pv;
+    if ((i & 1u) == 0u) { blanksum += pv; }
+}
+
+// This lane's posterior mass on class c (its odd positions labelled c).
+fn class_part(c: u32) -> f32 {
+    var v = select(0.0, post[1], lab[1] == c);
+    v += select(0.0, post[3], lab[3] == c);
+    v += select(0.0, post[5], lab[5] == c);
+    v += select(0.0, post[7], lab[7] == c);
+    v += select(0.0, post[9], lab[9] == c);
+    v += select(0.0, post[11], lab[11] == c);
+    return v;
+}
+
+// The subgroup's totals on classes cb … cb + 7, lane j receiving class
+// cb + j: a reduce-scatter in three butterfly rounds (7 shuffles) instead
+// of 8 subgroupAdds. Round r pairs lanes differing in bit r and each keeps
+// the half of its partial sums whose class index has its own bit r.
+fn block_totals(cb: u32, lane: u32) -> f32 {
+    let v0 = class_part(cb);
+    let v1 = class_part(cb + 1u);
+    let v2 = class_part(cb + 2u);
+    let v3 = class_part(cb + 3u);
+    let v4 = class_part(cb + 4u);
+    let v5 = class_part(cb + 5u);
+    let v6 = class_part(cb + 6u);
+    let v7 = class_part(cb + 7u);
+    let h4 = (lane & 4u) != 0u;
+    let w0 = select(v0, v4, h4) + subgroupShuffleXor(select(v4, v0, h4), 4u);
+    let w1 = select(v1, v5, h4) + subgroupShuffleXor(select(v5, v1, h4), 4u);
+    let w2 = select(v2, v6, h4) + subgroupShuffleXor(select(v6, v2, h4), 4u);
+    let w3 = select(v3, v7, h4) + subgroupShuffleXor(select(v7, v3, h4), 4u);
+    let h2 = (lane & 2u) != 0u;
+    let u0 = select(w0, w2, h2) + subgroupShuffleXor(select(w2, w0, h2), 2u);
+    let u1 = select(w1, w3, h2) + subgroupShuffleXor(select(w3, w1, h2), 2u);
+    let h1 = (lane & 1u) != 0u;
+    return select(u0, u1, h1) + subgroupShuffleXor(select(u1, u0, h1), 1u);
+}
+
+fn store_b(i: u32) {
+    if (s0 + i < ln) { beta[arow + s0 + i] = b[i]; }
+}
+
+// Frames t0, t0 − 1, …, t0 − steps + 1 of utterance n = workgroup_id.x.
+// Rows past T_n and rows of impossible utterances are zero. Every branch
+// depends on n, t or the params only, so the subgroup stays converged for
+// the subgroup operations.
+@compute @workgroup_size(8, 1, 1)
+fn ctc_beta_grad_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    let n = wid.x;
+    let m = info[n];
+    let tn = m.x;
+    ln = 2u * m.y + 1u;
+    let off = m.z;
+    let abase = n * p.t * p.l;
+    s0 = lane * CHUNK;
+    nl = nll[n];
+    let dead = m.w != 0u || nl > -IMPOSSIBLE_LL;
+    let gs = g[n * p.g_stride] * scale[n];
+    // β_{t0+1} from the previous chunk (its last row) when t0 + 1 < T_n.
+    let reload = p.t0 + 1u < tn;
+    let next_row = abase + min(p.t0 + 1u, p.t - 1u) * p.l;
+    binit(0u, off, next_row, reload); binit(1u, off, next_row, reload);
+    binit(2u, off, next_row, reload); binit(3u, off, next_row, reload);
+    binit(4u, off, next_row, reload); binit(5u, off, next_row, reload);
+    binit(6u, off, next_row, reload); binit(7u, off, next_row, reload);
+    binit(8u, off, next_row, reload); binit(9u, off, next_row, reload);
+    binit(10u, off, next_row, reload); binit(11u, off, next_row, reload);
+    let t_lo = opaque(p.t0 + 1u - p.steps);
+    for (var k = p.t0 + 1u; k > t_lo; k--) {
+        let t = k - 1u;
+        lpb = (t * p.n + n) * p.c;
+        if (t >= tn || dead) {
+            for (var c = lane; c < p.c; c += 8u) {
+                grad[lpb + c] = 0.0;
+            }
+            continue;
+        }
+        arow = abase + t * p.l;
+        last_frame = t + 1u == tn;
+        sh = 0.0;
+        if (LOGITS) { sh = row_lse[t * p.n + n]; }
+        lblank = max(lp[lpb + p.blank] - sh, NEG);
+        let q1 = select(subgroupShuffleDown(b[0], 1u), NEG, lane == 7u);
+        let q2 = select(subgroupShuffleDown(b[1], 1u), NEG, lane == 7u);
+        zsum = 0.0;
+        blanksum = 0.0;
+        // Ascending, so b[i + 1], b[i + 2] still hold β_{t+1}.
+        bstep(0u, b[1], b[2]); bstep(1u, b[2], b[3]);
+        bstep(2u, b[3], b[4]); bstep(3u, b[4], b[5]);
+        bstep(4u, b[5], b[6]); bstep(5u, b[6], b[7]);
+        bstep(6u, b[7], b[8]); bstep(7u, b[8], b[9]);
+        bstep(8u, b[9], b[10]); bstep(9u, b[10], b[11]);
+        bstep(10u, b[11], q1); bstep(11u, q1, q2);
+        if (t == t_lo) {
+            store_b(0u); store_b(1u); store_b(2u); store_b(3u); store_b(4u); store_b(5u);
+            store_b(6u); store_b(7u); store_b(8u); store_b(9u); store_b(10u); store_b(11u);
+        }
+        let z = subgroupAdd(zsum);
+        let blank_total = subgroupAdd(blanksum);
+        let inv_z = select(0.0, 1.0 / z, z > 0.0);
+        for (var cb = 0u; cb < opaque(p.c); cb += 8u) {
+            var mine = block_totals(cb, lane);
+            let c = cb + lane;
+            if (c < p.c) {
+                if (c == p.blank) { mine += blank_total; }
+                grad[lpb + c] = (exp(max(lp[lpb + c] - sh, NEG)) - mine * inv_z) * gs;
             }
         }
     }

@@ -48,7 +48,8 @@ pub enum CtcTargets {
 /// How the α/β recursions are laid out on the device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CtcLayout {
-    /// Serial on software adapters (CPU device type), workgroup elsewhere.
+    /// On software adapters (CPU device type): subgroup where it applies,
+    /// else serial; workgroup elsewhere.
     #[default]
     Auto,
     /// One invocation per utterance looping over label positions: no
@@ -57,9 +58,10 @@ pub enum CtcLayout {
     /// One 64-lane workgroup per utterance, lanes over label positions, a
     /// storage barrier per frame (meant for real GPUs).
     Workgroup,
-    /// Forward: one subgroup of 8 per utterance with α in registers, each
-    /// lane owning [`SUBGROUP_CHUNK`] positions (shaders/ctc_subgroup.wgsl);
-    /// backward as `Serial`. Needs subgroups of at least 8 and
+    /// One subgroup of 8 per utterance, each lane owning
+    /// [`SUBGROUP_CHUNK`] positions (shaders/ctc_subgroup.wgsl): α in
+    /// registers in the forward, β in registers fused with the gradient
+    /// in the backward. Needs subgroups of at least 8 and
     /// L ≤ 8·SUBGROUP_CHUNK; `Serial` runs otherwise.
     Subgroup,
 }
@@ -212,10 +214,12 @@ impl CtcBatch {
             CtcLayout::Subgroup if self.n <= max_groups && subgroups && self.l <= 8 * SUBGROUP_CHUNK => CtcLayout::Subgroup,
             CtcLayout::Auto if self.n <= max_groups => {
                 let software = matches!(self.meta.context().adapter_info().device_type, wgpu::DeviceType::Cpu);
-                if software {
-                    CtcLayout::Serial
-                } else {
+                if !software {
                     CtcLayout::Workgroup
+                } else if subgroups && self.l <= 8 * SUBGROUP_CHUNK {
+                    CtcLayout::Subgroup
+                } else {
+                    CtcLayout::Serial
                 }
             }
             _ => CtcLayout::Serial,
@@ -377,12 +381,18 @@ pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u3
     let grid = batch.recursion_grid(layout)?;
     // Serial: β and the gradient rows in one pass per chunk (each frame
     // loops over L positions and twice over C classes).
+    // Subgroup: β in registers, per frame the CHUNK positions and two
+    // passes over the C/8 class blocks.
     let fused = layout != CtcLayout::Workgroup;
-    let (entry, chunk) = if fused {
-        ("ctc_beta_grad_serial", (MAX_LOOP / (batch.l + 2 * batch.c + 3)).clamp(1, batch.t))
+    let (kernel, entry, chunk) = if layout == CtcLayout::Subgroup {
+        let per_frame = 2 * SUBGROUP_CHUNK + 2 * batch.c.div_ceil(8) + 4;
+        ("ctc_subgroup", "ctc_beta_grad_subgroup", (MAX_LOOP / per_frame).clamp(1, batch.t))
+    } else if fused {
+        ("ctc", "ctc_beta_grad_serial", (MAX_LOOP / (batch.l + 2 * batch.c + 3)).clamp(1, batch.t))
     } else {
-        ("ctc_beta_wg", batch.chunk(layout))
+        ("ctc", "ctc_beta_wg", batch.chunk(layout))
     };
+    let grid = if layout == CtcLayout::Subgroup { [batch.n as u32, 1, 1] } else { grid };
     let constants: &[(&str, f64)] = if !fused {
         &[]
     } else if fwd.fused_logits {
@@ -397,7 +407,7 @@ pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u3
         let t0 = batch.t - 1 - done;
         let params = batch.params(t0, steps, false, g_stride);
         ctx.dispatch(
-            "ctc",
+            kernel,
             entry,
             constants,
             bytemuck::bytes_of(&params),
