@@ -258,8 +258,8 @@ pub fn bench_dispatch(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&
 /// One recurrent layer (LSTM, GRU) over (T, B, I): `*_forward` is the
 /// forward pass alone (no tape), `*_step` forward, loss = Σ outputs, and
 /// backward to every parameter. Wall time of the work plus its one submit
-/// and wait, median of `reps` (at most 3 on software adapters, where one
-/// LSTM step at the default size takes seconds) after a warm-up;
+/// and wait, median of `reps` (10 by default, as the figures) after
+/// a warm-up;
 /// `dispatches` is what one run records.
 pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     use crate::autograd::{self, Var};
@@ -290,7 +290,7 @@ pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
             run()?;
             let dispatches = ctx.counters().dispatches - before;
             let mut times = Vec::new();
-            let reps = if is_real_gpu(ctx) { cfg.reps } else { cfg.reps.min(3) };
+            let reps = cfg.reps;
             for _ in 0..reps.max(1) {
                 let start = Instant::now();
                 run()?;
@@ -371,12 +371,12 @@ pub fn bench_ctc(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
 /// The speech recogniser (`crate::train::speech`, default model): one
 /// training step (conv, bidirectional GRU, CTC, backward, clipping, Adam,
 /// submit, loss readback) on a fixed batch of 16 synthetic utterances.
-/// Wall time, median of `reps` (at most 3 on software adapters); the
+/// Wall time, median of `reps`; the
 /// throughput in seconds of audio trained per second is in `sizes` as
 /// `audio_s_per_s`, beside the batch's `audio_s`.
 pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     let batch = 16;
-    let reps = if is_real_gpu(ctx) { cfg.reps } else { cfg.reps.min(3) };
+    let reps = cfg.reps;
     let (ms, audio, dispatches) = crate::train::speech::step_timing(ctx, batch, reps)?;
     let mut sizes = sizes_map(&[("B", batch)]);
     let round = |v: f64| serde_json::json!((v * 100.0).round() / 100.0);
@@ -399,7 +399,7 @@ pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Be
 /// The full DCGAN iteration of `kairo train gan` (D step on 16 real and 16
 /// fake images, then G step; batch norm, Adam) at 64×64 RGB, ngf = ndf = 64:
 /// wall time of one iteration with its submit and readback, median of
-/// `reps` (at most 3 on software adapters) after a warm-up. `images_per_s`
+/// `reps` after a warm-up. `images_per_s`
 /// (in `sizes`) is the batch over the step time, as PyTorch reports it.
 pub fn bench_dcgan(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     use crate::data::shapes::Shapes;
@@ -413,7 +413,7 @@ pub fn bench_dcgan(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Ben
     let before = ctx.counters().dispatches;
     t.step()?;
     let dispatches = ctx.counters().dispatches - before;
-    let reps = if is_real_gpu(ctx) { cfg.reps } else { cfg.reps.min(3) };
+    let reps = cfg.reps;
     let mut times = Vec::new();
     for _ in 0..reps.max(1) {
         let start = Instant::now();

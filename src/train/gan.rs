@@ -76,6 +76,11 @@ pub struct GanConfig {
     pub lr: f32,
     /// Adam β1 of both nets.
     pub beta1: f32,
+    /// D's target for real images: 1 is the plain cross-entropy; 0.9 is
+    /// one-sided label smoothing (Salimans et al. 2016), which keeps D from
+    /// growing over-confident on real images early on. G's target for its
+    /// fakes stays 1 either way.
+    pub real_label: f32,
     /// Seeds the models' init, the noise and the batches.
     pub seed: u64,
     /// Output folder for grids, curves, checkpoints.
@@ -100,6 +105,7 @@ impl Default for GanConfig {
             every: 250,
             lr: 2e-4,
             beta1: 0.5,
+            real_label: 1.0,
             seed: 1,
             out: PathBuf::from("gan-out"),
             grid: 64,
@@ -137,6 +143,7 @@ pub struct GanTrainer {
     /// One entry per iteration done.
     pub history: Vec<IterStats>,
     ones: Var,
+    real_targets: Var,
     zeros: Var,
 }
 
@@ -182,6 +189,13 @@ impl GanTrainer {
         let adam = || Adam::new(config.lr).betas(config.beta1, 0.999);
         let (opt_g, opt_d) = (adam(), adam());
         let ones = Var::constant(Tensor::full(ctx, &[config.batch], 1.0)?);
+        if !(config.real_label > 0.5 && config.real_label <= 1.0) {
+            return Err(Error::InvalidArgument(format!(
+                "the real-image label must be in (0.5, 1], got {}",
+                config.real_label
+            )));
+        }
+        let real_targets = Var::constant(Tensor::full(ctx, &[config.batch], config.real_label)?);
         let zeros = Var::constant(Tensor::zeros(ctx, &[config.batch])?);
         Ok(GanTrainer {
             ctx: ctx.clone(),
@@ -195,6 +209,7 @@ impl GanTrainer {
             iteration: 0,
             history: Vec::new(),
             ones,
+            real_targets,
             zeros,
         })
     }
@@ -231,7 +246,7 @@ impl GanTrainer {
             let d_real = self.discriminator.forward(&real)?;
             let d_fake = self.discriminator.forward(&detached)?;
             let loss_d = autograd::binary(
-                &bce(&d_real, &self.ones, Reduction::Mean)?,
+                &bce(&d_real, &self.real_targets, Reduction::Mean)?,
                 &bce(&d_fake, &self.zeros, Reduction::Mean)?,
                 BinaryOp::Add,
             )?;

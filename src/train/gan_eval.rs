@@ -274,7 +274,7 @@ pub fn mean_pairwise_distance(images: &[f32], len: usize) -> f32 {
 }
 
 /// Training steps of the judge (batches of 64).
-pub const CLASSIFIER_STEPS: usize = 300;
+pub const CLASSIFIER_STEPS: usize = 150;
 
 /// The judge for `size`×`size`×`channels` shapes: loaded from `cache` if
 /// that file exists, else trained (seed 0) and saved there. Returns the
