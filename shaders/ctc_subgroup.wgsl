@@ -238,6 +238,8 @@ var<private> last_frame: bool;
 var<private> nl: f32;
 var<private> zsum: f32;
 var<private> blanksum: f32;
+var<private> win_lo: u32;
+var<private> win_hi: u32;
 
 fn binit(i: u32, off: u32, next_row: u32, reload: bool) {
     let s = s0 + i;
@@ -259,22 +261,25 @@ fn binit(i: u32, off: u32, next_row: u32, reload: bool) {
 // the posterior of s.
 fn bstep(i: u32, b1: f32, b2: f32) {
     let s = s0 + i;
+    // Outside the frame's alignment window [win_lo, win_hi] (ctc.wgsl's
+    // window_lo/window_hi) the posterior is 0: α is log 0 above it and β
+    // below it, so those positions load neither α nor (below) their
+    // emission; their lanes skip the loads.
+    let below = s < win_lo;
     var x: f32;
     var e = lblank;
     if ((i & 1u) == 0u) {
         x = lse2(b[i], b1);
     } else {
-        e = max(lp[lpb + lab[i]] - sh, NEG);
+        if (!below) { e = max(lp[lpb + lab[i]] - sh, NEG); }
         if (skipb[i]) { x = lse3(b[i], b1, b2); } else { x = lse2(b[i], b1); }
     }
     if (last_frame) { x = select(NEG, 0.0, s + 2u >= ln); }
     var pv = 0.0;
-    if (s < ln) {
+    if (s < ln && !below && s <= win_hi) {
         pv = exp(alpha[arow + s] + x + nl);
-        b[i] = x + e;
-    } else {
-        b[i] = NEG;
     }
+    b[i] = select(x + e, NEG, s >= ln || below);
     post[i] = pv;
     zsum += pv;
     if ((i & 1u) == 0u) { blanksum += pv; }
@@ -357,6 +362,9 @@ fn ctc_beta_grad_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgro
         }
         arow = abase + t * p.l;
         last_frame = t + 1u == tn;
+        win_hi = min(ln - 1u, 2u * t + 1u);
+        let need = 2u * (tn - t);
+        win_lo = select(0u, ln - need, ln > need);
         sh = 0.0;
         if (LOGITS) { sh = row_lse[t * p.n + n]; }
         lblank = max(lp[lpb + p.blank] - sh, NEG);
