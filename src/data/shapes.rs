@@ -77,8 +77,9 @@ impl Shapes {
         let jitter = (0.5 * s - radius - 1.0).clamp(0.0, 0.12 * s);
         let cx = 0.5 * s + rng.random_range(-1.0f32..1.0) * jitter;
         let cy = 0.5 * s + rng.random_range(-1.0f32..1.0) * jitter;
-        // Bright saturated shape on a dark, greyish background: the shape
-        // stands out in colour and in luminance (the 1-channel variant).
+        // Bright saturated shape on a dark, greyish background. Every
+        // component is drawn whatever the channel count, so an image's
+        // geometry is the same in grey and in colour.
         let (fh, fs, fv) = (rng.random_range(0.0..1.0), rng.random_range(0.55..1.0), rng.random_range(0.8..1.0));
         let (bh, bs, bv) = (rng.random_range(0.0..1.0), rng.random_range(0.0..0.5), rng.random_range(0.05..0.35));
         // Grey images take the HSV value as the grey level: a saturated blue

@@ -250,9 +250,12 @@ impl CtcBatch {
         }
     }
 
+    /// Workgroups of a recursion dispatch: one per utterance (a 64-lane
+    /// workgroup or a subgroup of 8), or one invocation per utterance in
+    /// workgroups of 8 for the serial layout.
     fn recursion_grid(&self, layout: CtcLayout) -> Result<[u32; 3]> {
         Ok(match layout {
-            CtcLayout::Workgroup => [self.n as u32, 1, 1],
+            CtcLayout::Workgroup | CtcLayout::Subgroup => [self.n as u32, 1, 1],
             _ => [as_u32("ctc_loss", "workgroups", self.n.div_ceil(8))?, 1, 1],
         })
     }
@@ -322,7 +325,7 @@ pub fn ctc_forward(input: &Tensor, batch: &CtcBatch, logits: bool, zero_infinity
         let per_frame = batch.l + if fused { batch.c } else { 0 } + 2;
         ("ctc", "ctc_alpha_serial", (MAX_LOOP / per_frame).clamp(1, batch.t), logits_constant)
     };
-    let grid = if layout == CtcLayout::Subgroup { [batch.n as u32, 1, 1] } else { batch.recursion_grid(layout)? };
+    let grid = batch.recursion_grid(layout)?;
     let mut t0 = 0;
     while t0 < batch.t {
         let steps = chunk.min(batch.t - t0);
@@ -392,7 +395,6 @@ pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u3
     } else {
         ("ctc", "ctc_beta_wg", batch.chunk(layout))
     };
-    let grid = if layout == CtcLayout::Subgroup { [batch.n as u32, 1, 1] } else { grid };
     let constants: &[(&str, f64)] = if !fused {
         &[]
     } else if fwd.fused_logits {

@@ -178,6 +178,12 @@ impl GanTrainer {
                 config.batch, config.d_steps, config.every, config.grid
             )));
         }
+        if !(config.real_label > 0.5 && config.real_label <= 1.0) {
+            return Err(Error::InvalidArgument(format!(
+                "gan: the real-image label must be in (0.5, 1], got {}",
+                config.real_label
+            )));
+        }
         let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
         let generator = Generator::new(ctx, m, &mut rng)?;
         let discriminator = Discriminator::new(ctx, m, &mut rng)?;
@@ -189,12 +195,6 @@ impl GanTrainer {
         let adam = || Adam::new(config.lr).betas(config.beta1, 0.999);
         let (opt_g, opt_d) = (adam(), adam());
         let ones = Var::constant(Tensor::full(ctx, &[config.batch], 1.0)?);
-        if !(config.real_label > 0.5 && config.real_label <= 1.0) {
-            return Err(Error::InvalidArgument(format!(
-                "the real-image label must be in (0.5, 1], got {}",
-                config.real_label
-            )));
-        }
         let real_targets = Var::constant(Tensor::full(ctx, &[config.batch], config.real_label)?);
         let zeros = Var::constant(Tensor::zeros(ctx, &[config.batch])?);
         Ok(GanTrainer {
