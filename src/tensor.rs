@@ -118,6 +118,19 @@ impl Tensor {
         Ok(bytemuck::pod_collect_to_vec(&self.read()?))
     }
 
+    /// Reads several f32 tensors back with one submit and one wait (the
+    /// logged scalars of a training step, say), in the order given.
+    pub fn to_vecs(tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
+        let Some(first) = tensors.first() else { return Ok(Vec::new()) };
+        for t in tensors {
+            t.expect_dtype("to_vecs", DType::F32)?;
+            first.same_context("to_vecs", t)?;
+        }
+        let srcs: Vec<(&wgpu::Buffer, u64)> = tensors.iter().map(|t| (t.buf.buffer(), t.bytes())).collect();
+        let raw = first.ctx.read_buffers(&srcs)?;
+        Ok(raw.iter().map(|b| bytemuck::pod_collect_to_vec(b)).collect())
+    }
+
     /// Reads back a u32 tensor.
     pub fn to_vec_u32(&self) -> Result<Vec<u32>> {
         self.expect_dtype("to_vec_u32", DType::U32)?;

@@ -195,6 +195,13 @@ impl Context {
         &self.0.caps
     }
 
+    /// Whether the subgroup kernels can run: Features::SUBGROUP and
+    /// subgroups of at least 8 invocations, so that each 8-invocation
+    /// workgroup they launch is one subgroup.
+    pub fn subgroups_of_8(&self) -> bool {
+        self.0.caps.subgroups && self.adapter_info().subgroup_min_size >= 8
+    }
+
     /// `name (backend, type)`.
     pub fn describe(&self) -> String {
         let i = &self.0.info;
@@ -352,20 +359,35 @@ impl Context {
     /// Copies `bytes` from `src` to the host: submits pending work with the
     /// copy appended, waits, maps.
     pub(crate) fn read_buffer(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
-        let padded = bytes.div_ceil(4) * 4;
+        Ok(self.read_buffers(&[(src, bytes)])?.remove(0))
+    }
+
+    /// Copies the first `bytes` of each buffer to the host with one submit,
+    /// one wait and one mapping: the copies go back to back into a single
+    /// staging buffer. A training step that logs several scalars reads
+    /// them this way instead of paying a round trip each.
+    pub(crate) fn read_buffers(&self, srcs: &[(&wgpu::Buffer, u64)]) -> Result<Vec<Vec<u8>>> {
+        let padded: Vec<u64> = srcs.iter().map(|&(_, bytes)| bytes.div_ceil(4) * 4).collect();
+        let total: u64 = padded.iter().sum::<u64>().max(4);
         let staging = self.0.pool.take(
             &self.0.device,
-            padded,
+            total,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             false,
         );
         {
             let mut rec = self.0.recorder.lock().unwrap_or_else(|e| e.into_inner());
-            rec.copy(&self.0.device, src, staging.buffer(), padded);
+            let mut offset = 0;
+            for (&(src, _), &len) in srcs.iter().zip(&padded) {
+                if len > 0 {
+                    rec.copy_to(&self.0.device, src, staging.buffer(), offset, len);
+                }
+                offset += len;
+            }
             self.submit_locked(&mut rec)?;
         }
         self.0.readbacks.fetch_add(1, Ordering::Relaxed);
-        let slice = staging.buffer().slice(0..padded);
+        let slice = staging.buffer().slice(0..total);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
@@ -376,7 +398,13 @@ impl Context {
             .map_err(|e| Error::Readback(e.to_string()))?;
         let out = {
             let view = slice.get_mapped_range().map_err(|e| Error::Readback(e.to_string()))?;
-            view[..bytes as usize].to_vec()
+            let mut offset = 0usize;
+            let mut out = Vec::with_capacity(srcs.len());
+            for (&(_, bytes), &len) in srcs.iter().zip(&padded) {
+                out.push(view[offset..offset + bytes as usize].to_vec());
+                offset += len as usize;
+            }
+            out
         };
         staging.buffer().unmap();
         Ok(out)

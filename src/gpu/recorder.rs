@@ -190,8 +190,13 @@ impl Recorder {
     }
 
     pub(crate) fn copy(&mut self, device: &wgpu::Device, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) {
+        self.copy_to(device, src, dst, 0, bytes);
+    }
+
+    /// A copy of `bytes` from the start of `src` to `dst` at `dst_offset`.
+    pub(crate) fn copy_to(&mut self, device: &wgpu::Device, src: &wgpu::Buffer, dst: &wgpu::Buffer, dst_offset: u64, bytes: u64) {
         self.end_pass();
-        self.encoder(device).copy_buffer_to_buffer(src, 0, dst, 0, bytes);
+        self.encoder(device).copy_buffer_to_buffer(src, 0, dst, dst_offset, bytes);
         self.commands += 1;
     }
 

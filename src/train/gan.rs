@@ -5,8 +5,9 @@
 //! equal batch of fakes, with binary cross-entropy on logits (real → 1,
 //! fake → 0) and the fakes detached from G; then one generator update with
 //! the non-saturating loss, i.e. cross-entropy of D(G(z)) against "real"
-//! (maximising log D(G(z))). During D's update G's parameters are frozen,
-//! during G's update D's are. Both use Adam (lr 2e-4, β1 0.5 by default).
+//! (maximising log D(G(z))). During D's update G is out of reach (D sees
+//! detached fakes), during G's update D's parameters are frozen. Both use
+//! Adam (lr 2e-4, β1 0.5 by default).
 //!
 //! The fakes of the last D step are G's forward with its tape kept: D sees
 //! them as a detached constant, and G's update then back-propagates D's
@@ -240,8 +241,9 @@ impl GanTrainer {
             } else {
                 no_grad(|| self.generator.forward(&z))?
             };
+            // D sees the fakes as constants: its loss has no path back to
+            // G, which is how G stays frozen during D's update.
             let detached = Var::constant(g_out.value().clone());
-            set_frozen(&self.generator, true)?;
             zero_grad(&self.discriminator);
             let d_real = self.discriminator.forward(&real)?;
             let d_fake = self.discriminator.forward(&detached)?;
@@ -252,7 +254,6 @@ impl GanTrainer {
             )?;
             loss_d.backward()?;
             optimizer_step(&self.discriminator, &mut self.opt_d)?;
-            set_frozen(&self.generator, false)?;
             if last {
                 d_metrics = Some((
                     loss_d,
@@ -276,12 +277,9 @@ impl GanTrainer {
         loss_g.backward()?;
         optimizer_step(&self.generator, &mut self.opt_g)?;
         set_frozen(&self.discriminator, false)?;
-        let stats = IterStats {
-            loss_d: loss_d.value().to_vec()?[0], // the iteration's submit
-            loss_g: loss_g.value().to_vec()?[0],
-            d_x: d_x.to_vec()?[0],
-            d_g_z: d_g_z.to_vec()?[0],
-        };
+        // The iteration's one submit and one readback, all four scalars.
+        let v = Tensor::to_vecs(&[loss_d.value(), loss_g.value(), &d_x, &d_g_z])?;
+        let stats = IterStats { loss_d: v[0][0], loss_g: v[1][0], d_x: v[2][0], d_g_z: v[3][0] };
         if !(stats.loss_d.is_finite() && stats.loss_g.is_finite()) {
             return Err(Error::InvalidArgument(format!(
                 "training diverged at iteration {}: D loss {}, G loss {} (not finite); stopped, \

@@ -203,8 +203,8 @@ pub fn evaluate(
         let loss = cross_entropy(&logits, &y, Some(IGNORE), Reduction::Mean)?;
         Ok((logits, loss))
     })?;
-    let loss = loss.value().to_vec()?[0];
-    let logits = logits.value().to_vec()?;
+    let read = Tensor::to_vecs(&[loss.value(), logits.value()])?; // one readback
+    let (loss, logits) = (read[0][0], &read[1]);
     let (mut right, mut scored) = (0usize, 0usize);
     for (row, &t) in logits.chunks(spec.alphabet).zip(&test.targets) {
         if t == IGNORE {
