@@ -377,7 +377,8 @@ pub fn bench_ctc(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
 pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     let batch = 16;
     let reps = cfg.reps;
-    let (ms, audio, dispatches) = crate::train::speech::step_timing(ctx, batch, reps)?;
+    let (times, audio, dispatches) = crate::train::speech::step_timing(ctx, batch, reps)?;
+    let ms = median(times);
     let mut sizes = sizes_map(&[("B", batch)]);
     let round = |v: f64| serde_json::json!((v * 100.0).round() / 100.0);
     sizes.insert("audio_s".into(), round(audio));

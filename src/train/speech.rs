@@ -259,7 +259,6 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
     if let Some(dir) = &cfg.out {
         std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.display().to_string(), source: e })?;
     }
-    let opts = CtcOptions { blank: text::BLANK as usize, reduction: Reduction::Mean, zero_infinity: true, from_logits: true, ..Default::default() };
     let mut reports = Vec::new();
     for epoch in first_epoch..cfg.epochs {
         let mut data_rng = rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
@@ -271,14 +270,7 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
             let items: Vec<&Example> = idx.iter().map(|&i| &data.train[i]).collect();
             audio += items.iter().map(|e| e.seconds as f64).sum::<f64>();
             let b = make_batch(ctx, &model, &items)?;
-            zero_grad(&model);
-            let logits = model.forward(&b.x)?;
-            let loss = ctc_loss(&logits, &b.targets, &b.input_lengths, &b.target_lengths, opts)?;
-            loss.backward()?;
-            let grads: Vec<Tensor> = model.parameters().iter().filter_map(|(_, p)| p.grad()).collect();
-            clip_grad_norm(&grads.iter().collect::<Vec<_>>(), cfg.clip)?;
-            optimizer_step(&model, &mut opt)?;
-            let l = loss.value().to_vec()?[0];
+            let l = train_step(&model, &mut opt, &b, cfg.clip)?;
             loss_sum += l as f64;
             progress(SpeechEvent::Step { loss: l });
         }
@@ -346,31 +338,23 @@ pub fn load_model(ctx: &Context, path: &Path) -> Result<SpeechModel> {
 pub fn transcribe_file(ctx: &Context, model: &SpeechModel, wav: &Path, beam: usize) -> Result<String> {
     let samples = crate::speech::wav::load_16k(wav)?;
     let mel = LogMel::new(model.config.n_mels)?;
-    let e = Example { seconds: samples.len() as f32 / 16_000.0, features: mel.features(&samples), transcript: String::new() };
+    let e = Example { seconds: samples.len() as f32 / crate::speech::wav::SAMPLE_RATE as f32, features: mel.features(&samples), transcript: String::new() };
     Ok(transcribe_examples(ctx, model, std::slice::from_ref(&e), 1, beam)?.remove(0))
 }
 
 /// One training step's cost on a fixed batch of synthetic utterances
-/// (1 to 3 digits, seeded): (median wall ms per step including its submit
+/// (1 to 3 digits, seeded): (wall ms of each of `reps` steps including its submit
 /// and readback, seconds of audio in the batch, dispatches per step).
 /// Used by the `speech` benchmark group.
-pub fn step_timing(ctx: &Context, batch: usize, reps: usize) -> Result<(f64, f64, u64)> {
+pub fn step_timing(ctx: &Context, batch: usize, reps: usize) -> Result<(Vec<f64>, f64, u64)> {
     let mel = LogMel::new(SpeechConfig::default().n_mels)?;
     let data = synthetic_examples(batch, 11, &mel);
     let model = SpeechModel::new(ctx, &SpeechConfig::default(), &mut rand::rngs::StdRng::seed_from_u64(3))?;
     let mut opt = Adam::new(1e-3);
     let items: Vec<&Example> = data.iter().collect();
     let b = make_batch(ctx, &model, &items)?;
-    let opts = CtcOptions { blank: text::BLANK as usize, reduction: Reduction::Mean, zero_infinity: true, from_logits: true, ..Default::default() };
-    let mut step = || -> Result<()> {
-        zero_grad(&model);
-        let loss = ctc_loss(&model.forward(&b.x)?, &b.targets, &b.input_lengths, &b.target_lengths, opts)?;
-        loss.backward()?;
-        let grads: Vec<Tensor> = model.parameters().iter().filter_map(|(_, p)| p.grad()).collect();
-        clip_grad_norm(&grads.iter().collect::<Vec<_>>(), 5.0)?;
-        optimizer_step(&model, &mut opt)?;
-        loss.value().to_vec().map(drop)
-    };
+    let clip = SpeechTrainConfig::default().clip;
+    let mut step = || train_step(&model, &mut opt, &b, clip).map(drop);
     step()?; // warm-up: pipelines, autotuning, pool
     let before = ctx.counters().dispatches;
     step()?;
@@ -381,7 +365,20 @@ pub fn step_timing(ctx: &Context, batch: usize, reps: usize) -> Result<(f64, f64
         step()?;
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    times.sort_by(f64::total_cmp);
     let audio = data.iter().map(|e| e.seconds as f64).sum();
-    Ok((times[times.len() / 2], audio, dispatches))
+    Ok((times, audio, dispatches))
+}
+
+/// One training step on a batch: CTC from logits (mean over target
+/// lengths, zero_infinity), backward, global-norm clipping, Adam; the
+/// loss read back (the step's one submit and readback).
+fn train_step(model: &SpeechModel, opt: &mut Adam, b: &Batch, clip: f32) -> Result<f32> {
+    let opts = CtcOptions { blank: text::BLANK as usize, reduction: Reduction::Mean, zero_infinity: true, from_logits: true, ..Default::default() };
+    zero_grad(model);
+    let loss = ctc_loss(&model.forward(&b.x)?, &b.targets, &b.input_lengths, &b.target_lengths, opts)?;
+    loss.backward()?;
+    let grads: Vec<Tensor> = model.parameters().iter().filter_map(|(_, p)| p.grad()).collect();
+    clip_grad_norm(&grads.iter().collect::<Vec<_>>(), clip)?;
+    optimizer_step(model, opt)?;
+    Ok(loss.value().to_vec()?[0])
 }
