@@ -50,7 +50,7 @@ const CHUNK: u32 = 12u;
 @group(0) @binding(2) var<storage, read> targets: array<u32>;       // (Σ S_n,)
 @group(0) @binding(3) var<storage, read> info: array<vec4<u32>>;    // (N,) (T_n, S_n, offset, impossible)
 @group(0) @binding(4) var<storage, read_write> alpha: array<f32>;   // (N, T, L)
-@group(0) @binding(5) var<storage, read_write> beta: array<f32>;    // (N, T, L): backward, each chunk's last row only
+@group(0) @binding(5) var<storage, read_write> beta: array<f32>;    // (N, L): β of the last frame of the previous chunk
 @group(0) @binding(6) var<storage, read_write> nll: array<f32>;     // (N,)
 @group(0) @binding(7) var<storage, read_write> loss: array<f32>;    // (N,)
 @group(0) @binding(8) var<storage, read> g: array<f32>;             // (N,) or (1,) upstream gradient, per g_stride
@@ -144,7 +144,7 @@ fn final_part(i: u32, part: f32) -> f32 {
 
 // Forward over frames [t0, t0 + steps) ∩ [0, T_n) for utterance
 // n = workgroup_id.x. Every lane writes all its positions s < L_n (log 0
-// above the reachable window), so the serial β kernel can read any of them.
+// above the reachable window): CtcForward.alpha is whole for any reader.
 @compute @workgroup_size(8, 1, 1)
 fn ctc_alpha_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     let n = wid.x;
@@ -229,7 +229,8 @@ fn ctc_alpha_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
 // version scattered label posteriors into the row in rounds with storage
 // barriers between them and ran slower than the serial layout; one
 // subgroupAdd per class instead of the butterfly cost ~1 ms more here.)
-// β is stored only in each chunk's last frame, for the next dispatch.
+// β is stored only in each chunk's last frame, into one (N, L) row per
+// utterance that the next (earlier) chunk's dispatch reloads.
 
 var<private> b: array<f32, CHUNK>;      // β_t (β_{t+1} until bstep overwrites it)
 var<private> skipb: array<bool, CHUNK>; // odd s: l'(s + 2) ≠ l'(s)
@@ -239,9 +240,10 @@ var<private> nl: f32;
 var<private> zsum: f32;
 var<private> blanksum: f32;
 var<private> win_lo: u32;
+var<private> brow: u32;    // beta index of (n, 0): one row per utterance
 var<private> win_hi: u32;
 
-fn binit(i: u32, off: u32, next_row: u32, reload: bool) {
+fn binit(i: u32, off: u32, reload: bool) {
     let s = s0 + i;
     lab[i] = p.blank;
     skipb[i] = false;
@@ -253,7 +255,7 @@ fn binit(i: u32, off: u32, next_row: u32, reload: bool) {
         skipb[i] = s + 2u < ln && targets[off + j + 1u] != lab[i];
     }
     if (reload && s < ln) {
-        b[i] = beta[next_row + s];
+        b[i] = beta[brow + s];
     }
 }
 
@@ -322,7 +324,7 @@ fn block_totals(cb: u32, lane: u32) -> f32 {
 }
 
 fn store_b(i: u32) {
-    if (s0 + i < ln) { beta[arow + s0 + i] = b[i]; }
+    if (s0 + i < ln) { beta[brow + s0 + i] = b[i]; }
 }
 
 // Frames t0, t0 − 1, …, t0 − steps + 1 of utterance n = workgroup_id.x.
@@ -341,15 +343,15 @@ fn ctc_beta_grad_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgro
     nl = nll[n];
     let dead = m.w != 0u || nl > -IMPOSSIBLE_LL;
     let gs = g[n * p.g_stride] * scale[n];
-    // β_{t0+1} from the previous chunk (its last row) when t0 + 1 < T_n.
+    // β_{t0+1}, left by the previous chunk, when t0 + 1 < T_n.
     let reload = p.t0 + 1u < tn;
-    let next_row = abase + min(p.t0 + 1u, p.t - 1u) * p.l;
-    binit(0u, off, next_row, reload); binit(1u, off, next_row, reload);
-    binit(2u, off, next_row, reload); binit(3u, off, next_row, reload);
-    binit(4u, off, next_row, reload); binit(5u, off, next_row, reload);
-    binit(6u, off, next_row, reload); binit(7u, off, next_row, reload);
-    binit(8u, off, next_row, reload); binit(9u, off, next_row, reload);
-    binit(10u, off, next_row, reload); binit(11u, off, next_row, reload);
+    brow = n * p.l;
+    binit(0u, off, reload); binit(1u, off, reload);
+    binit(2u, off, reload); binit(3u, off, reload);
+    binit(4u, off, reload); binit(5u, off, reload);
+    binit(6u, off, reload); binit(7u, off, reload);
+    binit(8u, off, reload); binit(9u, off, reload);
+    binit(10u, off, reload); binit(11u, off, reload);
     let t_lo = opaque(p.t0 + 1u - p.steps);
     for (var k = p.t0 + 1u; k > t_lo; k--) {
         let t = k - 1u;

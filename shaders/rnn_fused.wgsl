@@ -21,7 +21,7 @@
 // and written by another in one dispatch. Needs subgroups of at least 8
 // (one subgroup = one workgroup) and H a multiple of 4; src/nn/rnn_fused.rs
 // routes here only then (otherwise lstm_cell.wgsl/gru_cell.wgsl after a
-// matmul). Generated unrolled: subgroupBroadcast takes constant lanes.
+// matmul). Written out unrolled: subgroupBroadcast takes constant lanes.
 
 struct Params {
     t: u32,        // time step

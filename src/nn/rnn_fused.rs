@@ -10,7 +10,7 @@ use bytemuck::{Pod, Zeroable};
 use super::rnn::CellKind;
 use crate::error::Result;
 use crate::gpu::Context;
-use crate::ops::{as_u32, MatmulVariant};
+use crate::ops::as_u32;
 use crate::tensor::{DType, Tensor};
 
 #[repr(C)]
@@ -30,7 +30,7 @@ struct Params {
 pub fn available(ctx: &Context, kind: CellKind, hidden: usize) -> bool {
     matches!(kind, CellKind::Lstm | CellKind::Gru)
         && hidden.is_multiple_of(4)
-        && MatmulVariant::Sg32x128.available(ctx)
+        && ctx.subgroups_of_8()
 }
 
 fn entry(kind: CellKind, what: &str) -> String {

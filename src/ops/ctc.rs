@@ -208,15 +208,15 @@ impl CtcBatch {
     fn resolve(&self, layout: CtcLayout) -> CtcLayout {
         let ctx = self.meta.context();
         let max_groups = ctx.limits().max_compute_workgroups_per_dimension as usize;
-        let subgroups = ctx.capabilities().subgroups && ctx.adapter_info().subgroup_min_size >= 8;
+        let subgroup_fits = ctx.subgroups_of_8() && self.l <= 8 * SUBGROUP_CHUNK;
         match layout {
             CtcLayout::Workgroup if self.n <= max_groups => CtcLayout::Workgroup,
-            CtcLayout::Subgroup if self.n <= max_groups && subgroups && self.l <= 8 * SUBGROUP_CHUNK => CtcLayout::Subgroup,
+            CtcLayout::Subgroup if self.n <= max_groups && subgroup_fits => CtcLayout::Subgroup,
             CtcLayout::Auto if self.n <= max_groups => {
-                let software = matches!(self.meta.context().adapter_info().device_type, wgpu::DeviceType::Cpu);
+                let software = matches!(ctx.adapter_info().device_type, wgpu::DeviceType::Cpu);
                 if !software {
                     CtcLayout::Workgroup
-                } else if subgroups && self.l <= 8 * SUBGROUP_CHUNK {
+                } else if subgroup_fits {
                     CtcLayout::Subgroup
                 } else {
                     CtcLayout::Serial
@@ -379,7 +379,10 @@ pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u3
     }
     let ctx = lp.context();
     let layout = fwd.layout;
-    let beta = Tensor::empty(ctx, &[batch.n, batch.t, batch.l], DType::F32)?;
+    // The subgroup layout keeps β in registers and passes only the last
+    // frame of each chunk to the next dispatch: one row per utterance.
+    let beta_shape = if layout == CtcLayout::Subgroup { vec![batch.n, batch.l] } else { vec![batch.n, batch.t, batch.l] };
+    let beta = Tensor::empty(ctx, &beta_shape, DType::F32)?;
     let grad = Tensor::empty(ctx, lp.shape(), DType::F32)?;
     let grid = batch.recursion_grid(layout)?;
     // Serial: β and the gradient rows in one pass per chunk (each frame

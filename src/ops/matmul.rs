@@ -125,11 +125,10 @@ impl MatmulVariant {
         )
     }
 
-    /// Whether `ctx` can run this variant. Subgroup kernels need
-    /// Features::SUBGROUP and subgroups of at least 8 invocations (each
-    /// 8-invocation workgroup must be one subgroup).
+    /// Whether `ctx` can run this variant (subgroup kernels need
+    /// [`Context::subgroups_of_8`]).
     pub fn available(self, ctx: &Context) -> bool {
-        !self.uses_subgroups() || (ctx.capabilities().subgroups && ctx.adapter_info().subgroup_min_size >= 8)
+        !self.uses_subgroups() || ctx.subgroups_of_8()
     }
 
     /// (entry point, rows per invocation, cols per invocation, workgroup
