@@ -2,10 +2,9 @@
 //! reduced in several passes of bounded loops (software adapters end shader
 //! loops after 65535 iterations per invocation).
 
-use bytemuck::{Pod, Zeroable};
-
 use super::{as_u32, grid_1d, resolve_axis, split_at_axis};
 use crate::error::{Error, Result};
+use crate::kernels::reduce::{self as kernel, Params};
 use crate::tensor::Tensor;
 use crate::DType;
 
@@ -20,17 +19,6 @@ pub enum ReduceOp {
     Max,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    outer: u32,
-    d: u32,
-    inner: u32,
-    chunk: u32,
-    divisor: f32,
-    _pad: [u32; 3],
-}
-
 /// Most loop iterations one invocation may run (half of llvmpipe's cap).
 pub(crate) const MAX_LOOP: usize = 32768;
 /// Chunks this long with this few outputs use one workgroup per output.
@@ -42,24 +30,28 @@ fn pass(x: &Tensor, outer: usize, d: usize, inner: usize, chunk: usize, op: Redu
     let ctx = x.context();
     let chunks = d.div_ceil(chunk);
     let out = Tensor::empty(ctx, &[outer, chunks, inner], DType::F32)?;
-    let name = "reduce";
+    let name = kernel::KERNEL;
     let params = Params {
         outer: as_u32(name, "outer", outer)?,
         d: as_u32(name, "axis length", d)?,
         inner: as_u32(name, "inner", inner)?,
         chunk: as_u32(name, "chunk", chunk)?,
         divisor: divisor as f32,
-        _pad: [0; 3],
+        _pad0: 0,
+        _pad1: 0,
+        _pad2: 0,
     };
-    let code = match op {
-        ReduceOp::Sum => 0.0,
-        ReduceOp::Mean => 1.0,
-        ReduceOp::Max => 2.0,
+    let op = match op {
+        ReduceOp::Sum => kernel::Op::Sum,
+        ReduceOp::Mean => kernel::Op::Mean,
+        ReduceOp::Max => kernel::Op::Max,
     };
     let outputs = out.numel();
-    let wide = chunk >= WIDE_MIN_CHUNK && outputs <= WIDE_MAX_OUTPUTS;
-    let (entry, groups) = if wide { ("reduce_wide", outputs as u64) } else { ("reduce_rows", outputs.div_ceil(64) as u64) };
-    ctx.dispatch("reduce", entry, &[("OP", code)], bytemuck::bytes_of(&params), &[x.binding(1), out.binding(2)], grid_1d(ctx, groups)?)?;
+    if chunk >= WIDE_MIN_CHUNK && outputs <= WIDE_MAX_OUTPUTS {
+        kernel::record_reduce_wide(ctx, &params, op, x, &out, grid_1d(ctx, outputs as u64)?)?;
+    } else {
+        kernel::record_reduce_rows(ctx, &params, op, x, &out, grid_1d(ctx, outputs.div_ceil(64) as u64)?)?;
+    }
     Ok(out)
 }
 
