@@ -1,6 +1,6 @@
 //! The speech front end: WAV formats, resampling, log-mel features,
 //! manifests, the synthetic digits, and the time-striding unfold kernel
-//! (shaders/speech.wgsl) against its CPU reference and finite differences.
+//! (shaders/unfold_time.wgsl) against its CPU reference and finite differences.
 
 mod common;
 

@@ -17,7 +17,28 @@ use crate::tensor::Tensor;
 
 pub mod contract;
 
+pub mod batchnorm;
+pub mod bench;
+pub mod conv;
+pub mod ctc;
+pub mod ctc_subgroup;
+pub mod dropout;
+pub mod elementwise;
+pub mod embedding;
+pub mod gru_cell;
+pub mod lookahead;
+pub mod loss;
+pub mod lstm_cell;
+pub mod matmul;
+pub mod matmul_scalar;
+pub mod matmul_subgroup;
+pub mod optim;
 pub mod reduce;
+pub mod rnn_cell;
+pub mod rnn_fused;
+pub mod rnn_layers;
+pub mod softmax;
+pub mod unfold_time;
 
 /// One WGSL file.
 #[derive(Debug)]
@@ -55,7 +76,7 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("rnn_layers"),
     kernel!("lookahead"),
     kernel!("rnn_fused"),
-    kernel!("speech"),
+    kernel!("unfold_time"),
     kernel!("ctc"),
     kernel!("conv"),
     kernel!("batchnorm"),
@@ -63,7 +84,30 @@ pub static KERNELS: &[Kernel] = &[
 ];
 
 /// Every launcher's contract, checked against its shader by tests/kernel_contract.rs.
-pub static CONTRACTS: &[&Contract] = &[&reduce::CONTRACT];
+pub static CONTRACTS: &[&Contract] = &[
+    &batchnorm::CONTRACT,
+    &bench::CONTRACT,
+    &conv::CONTRACT,
+    &ctc::CONTRACT,
+    &ctc_subgroup::CONTRACT,
+    &dropout::CONTRACT,
+    &elementwise::CONTRACT,
+    &embedding::CONTRACT,
+    &gru_cell::CONTRACT,
+    &lookahead::CONTRACT,
+    &loss::CONTRACT,
+    &lstm_cell::CONTRACT,
+    &matmul::CONTRACT,
+    &matmul_scalar::CONTRACT,
+    &matmul_subgroup::CONTRACT,
+    &optim::CONTRACT,
+    &reduce::CONTRACT,
+    &rnn_cell::CONTRACT,
+    &rnn_fused::CONTRACT,
+    &rnn_layers::CONTRACT,
+    &softmax::CONTRACT,
+    &unfold_time::CONTRACT,
+];
 
 /// Looks a kernel up by name.
 pub fn get(name: &str) -> Result<&'static Kernel> {

@@ -1,5 +1,5 @@
 //! The speech model's front end: a convolution over time with a stride,
-//! realised as an unfold (im2col, shaders/speech.wgsl) and one matmul with
+//! realised as an unfold (im2col, shaders/unfold_time.wgsl) and one matmul with
 //! the fused activation, so it runs at the fast matmul's speed.
 //!
 //! x (T, B, F) → cols (T_out, B, K·F) → y = act(cols · Wᵀ + b) (T_out, B, C),
@@ -80,7 +80,7 @@ pub fn unfold_time(x: &Var, kernel: usize, stride: usize, padding: usize) -> Res
     let ctx = xv.context();
     let cols = Tensor::empty(ctx, &[t_out, b, kernel * f], DType::F32)?;
     ctx.dispatch(
-        "speech",
+        "unfold_time",
         "unfold_forward",
         &[],
         bytemuck::bytes_of(&params),
@@ -95,7 +95,7 @@ pub fn unfold_time(x: &Var, kernel: usize, stride: usize, padding: usize) -> Res
             let ctx = x.context();
             let dx = Tensor::empty(ctx, x.shape(), DType::F32)?;
             ctx.dispatch(
-                "speech",
+                "unfold_time",
                 "unfold_backward",
                 &[],
                 bytemuck::bytes_of(&params),

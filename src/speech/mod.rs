@@ -1,7 +1,7 @@
 //! Speech recognition: WAV input and resampling ([`wav`]), log-mel
 //! features ([`features`]), CSV manifests ([`manifest`]), the built-in
 //! synthetic spoken-digit set ([`synth`]), the time-striding convolution
-//! ([`conv`], shaders/speech.wgsl) and the Deep Speech 2 style model
+//! ([`conv`], shaders/unfold_time.wgsl) and the Deep Speech 2 style model
 //! ([`model`]).
 
 pub mod conv;

@@ -1,4 +1,4 @@
-// speech.wgsl: the time-striding convolution of the speech model's front
+// unfold_time.wgsl: the time-striding convolution of the speech model's front
 // end, as an unfold (im2col) over time; the convolution itself is then one
 // matmul of the unfolded columns with the weight (C_out, K·F).
 //
