@@ -10,25 +10,12 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use bytemuck::{Pod, Zeroable};
-
 use super::Module;
 use crate::autograd::Var;
 use crate::error::{Error, Result};
+use crate::kernels::dropout::{self as kernel, Params};
 use crate::ops::{as_u32, grid_1d};
 use crate::tensor::{DType, Tensor};
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    counter: u32,
-    p: f32,
-    scale: f32,
-    _pad: [u32; 2],
-}
 
 /// Inverted dropout with a seeded, counter-based mask. Starts in training
 /// mode, as PyTorch modules do.
@@ -96,23 +83,23 @@ impl Dropout {
             counter,
             p: self.p,
             scale: if self.p >= 1.0 { 0.0 } else { 1.0 / (1.0 - self.p) },
-            _pad: [0; 2],
+            _pad0: 0,
+            _pad1: 0,
         };
-        let run = move |entry: &str, src: &Tensor| -> Result<Tensor> {
-            let ctx = src.context();
-            let out = Tensor::empty(ctx, src.shape(), DType::F32)?;
-            ctx.dispatch(
-                "dropout",
-                entry,
-                &[],
-                bytemuck::bytes_of(&params),
-                &[src.binding(1), out.binding(2)],
-                grid_1d(ctx, n.div_ceil(256) as u64)?,
-            )?;
-            Ok(out)
-        };
-        let y = run("dropout_forward", x.value())?;
-        Ok(Var::from_op(y, &[x], Box::new(move |g, _inputs, _y| Ok(vec![Some(run("dropout_backward", g)?)]))))
+        let x_value = x.value();
+        let ctx = x_value.context();
+        let y = Tensor::empty(ctx, x_value.shape(), DType::F32)?;
+        kernel::record_dropout_forward(ctx, &params, x_value, &y, grid_1d(ctx, n.div_ceil(256) as u64)?)?;
+        Ok(Var::from_op(
+            y,
+            &[x],
+            Box::new(move |g, _inputs, _y| {
+                let ctx = g.context();
+                let dx = Tensor::empty(ctx, g.shape(), DType::F32)?;
+                kernel::record_dropout_backward(ctx, &params, g, &dx, grid_1d(ctx, n.div_ceil(256) as u64)?)?;
+                Ok(vec![Some(dx)])
+            }),
+        ))
     }
 }
 
