@@ -5,31 +5,18 @@
 //! an out-of-range index (including a negative I32) yields a row of zeros
 //! in the forward and contributes no gradient. PyTorch raises instead.
 
-use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
 use super::Module;
 use crate::autograd::Var;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
+use crate::kernels::embedding::{self as kernel, Params};
 use crate::ops::{as_u32, grid_1d};
 use crate::tensor::{DType, Tensor};
 
-/// Indices one backward pass loops over (llvmpipe caps loops per invocation).
-const CHUNK: usize = 32768;
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n_idx: u32,
-    num: u32,
-    dim: u32,
-    padding: u32,
-    start: u32,
-    count: u32,
-    accumulate: u32,
-    _pad: u32,
-}
+/// Indices one backward pass loops over.
+const CHUNK: usize = kernel::MAX_CHUNK;
 
 /// A table of `num` embeddings of size `dim`: weight (num, dim).
 #[derive(Clone, Debug)]
@@ -105,14 +92,7 @@ impl Embedding {
         };
         as_u32("Embedding", "output elements", n_idx * dim)?;
         as_u32("Embedding", "weight elements", num * dim)?;
-        ctx.dispatch(
-            "embedding",
-            "embedding_forward",
-            &[],
-            bytemuck::bytes_of(&params),
-            &[indices.binding(1), w.binding(2), out.binding(3)],
-            grid_1d(ctx, (n_idx * dim).div_ceil(256) as u64)?,
-        )?;
+        kernel::record_embedding_forward(ctx, &params, indices, w, &out, grid_1d(ctx, (n_idx * dim).div_ceil(256) as u64)?)?;
         let idx = indices.clone();
         Ok(Var::from_op(
             out,
@@ -126,14 +106,7 @@ impl Embedding {
                     // At least one pass, so dW is written even with no indices.
                     let count = CHUNK.min(n_idx - start);
                     let p = Params { start: start as u32, count: count as u32, accumulate: (start > 0) as u32, ..params };
-                    ctx.dispatch(
-                        "embedding",
-                        "embedding_backward",
-                        &[],
-                        bytemuck::bytes_of(&p),
-                        &[idx.binding(1), g.binding(4), dw.binding(5)],
-                        grid_1d(ctx, (num * dim).div_ceil(256) as u64)?,
-                    )?;
+                    kernel::record_embedding_backward(ctx, &p, &idx, g, &dw, grid_1d(ctx, (num * dim).div_ceil(256) as u64)?)?;
                     start += count;
                     if start >= n_idx {
                         break;
