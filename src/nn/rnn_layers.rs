@@ -25,7 +25,6 @@
 
 use std::collections::BTreeMap;
 
-use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
 use super::rnn::{CellKind, Recurrent, RecurrentOutput};
@@ -33,31 +32,18 @@ use super::{Dropout, Module};
 use crate::autograd::{self, Var};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
+use crate::kernels::rnn_layers as kernel;
 use crate::ops::{as_u32, grid_1d, BinaryOp};
 use crate::tensor::Tensor;
 
 /// Marks an output element that reads nothing (it is 0).
 const NONE: u32 = u32::MAX;
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct GatherParams {
-    n: u32,
-    _pad: [u32; 3],
-}
-
 fn dispatch_gather(ctx: &Context, src: &Tensor, idx: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let n: usize = shape.iter().product();
     let dst = Tensor::empty(ctx, shape, crate::tensor::DType::F32)?;
-    let p = GatherParams { n: as_u32("rnn_layers gather", "elements", n)?, _pad: [0; 3] };
-    ctx.dispatch(
-        "rnn_layers",
-        "gather",
-        &[],
-        bytemuck::bytes_of(&p),
-        &[src.binding(1), idx.binding(2), dst.binding(3)],
-        grid_1d(ctx, n.div_ceil(64) as u64)?,
-    )?;
+    let p = kernel::Params { n: as_u32("rnn_layers gather", "elements", n)?, _pad0: 0, _pad1: 0, _pad2: 0 };
+    kernel::record_gather(ctx, &p, src, idx, &dst, grid_1d(ctx, n.div_ceil(64) as u64)?)?;
     Ok(dst)
 }
 
