@@ -7,34 +7,15 @@
 //! for x (T, B, F) time-first and W (τ+1, F); x is zero past the end of the
 //! sequence (padding at the end only), so y has the same length T.
 
-use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
 use super::Module;
 use crate::autograd::Var;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
+use crate::kernels::lookahead::{self as kernel, Params, CHUNK_ROWS, MAX_TAPS};
 use crate::ops::{self, as_u32, grid_1d};
 use crate::tensor::{DType, Tensor};
-
-/// Rows (t, b) one weight-gradient invocation loops over (llvmpipe caps
-/// loops at 65535 iterations per invocation).
-const CHUNK_ROWS: usize = 32768;
-/// Most taps (τ + 1): the per-element loops of the forward and the input
-/// gradient stay under the same cap.
-const MAX_TAPS: usize = 32768;
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    t: u32,
-    b: u32,
-    f: u32,
-    k: u32,
-    chunk_rows: u32,
-    chunks: u32,
-    _pad: [u32; 2],
-}
 
 /// A per-feature look-ahead convolution over τ future steps: weight
 /// (τ+1, F), optional bias (F,).
@@ -126,20 +107,13 @@ impl LookAhead {
             k: (self.context + 1) as u32,
             chunk_rows: CHUNK_ROWS as u32,
             chunks: chunks as u32,
-            _pad: [0; 2],
+            _pad0: 0,
+            _pad1: 0,
         };
         let ctx = xv.context();
         let y = Tensor::empty(ctx, xs, DType::F32)?;
-        // The bias binding is statically used: bind the weight when there is none.
-        let bias_t = self.bias.as_ref().map_or(w, |b| b.value());
-        ctx.dispatch(
-            "lookahead",
-            "lookahead_forward",
-            &[("HAS_BIAS", if self.bias.is_some() { 1.0 } else { 0.0 })],
-            bytemuck::bytes_of(&params),
-            &[xv.binding(1), w.binding(2), bias_t.binding(3), y.binding(4)],
-            grid_1d(ctx, n.div_ceil(256) as u64)?,
-        )?;
+        let bias = self.bias.as_ref().map(|b| b.value());
+        kernel::record_lookahead_forward(ctx, &params, xv, w, bias, &y, grid_1d(ctx, n.div_ceil(256) as u64)?)?;
 
         let mut inputs = vec![x, &self.weight];
         if let Some(bias) = &self.bias {
@@ -153,14 +127,7 @@ impl LookAhead {
                 let ctx = x.context();
                 let dx = if inputs[0].requires_grad() {
                     let dx = Tensor::empty(ctx, x.shape(), DType::F32)?;
-                    ctx.dispatch(
-                        "lookahead",
-                        "lookahead_backward_input",
-                        &[],
-                        bytemuck::bytes_of(&params),
-                        &[w.binding(2), g.binding(5), dx.binding(6)],
-                        grid_1d(ctx, n.div_ceil(256) as u64)?,
-                    )?;
+                    kernel::record_lookahead_backward_input(ctx, &params, w, g, &dx, grid_1d(ctx, n.div_ceil(256) as u64)?)?;
                     Some(dx)
                 } else {
                     None
@@ -168,14 +135,8 @@ impl LookAhead {
                 let dw = if inputs[1].requires_grad() {
                     let (k, f) = (w.shape()[0], w.shape()[1]);
                     let part = Tensor::empty(ctx, &[chunks, k, f], DType::F32)?;
-                    ctx.dispatch(
-                        "lookahead",
-                        "lookahead_backward_weight",
-                        &[],
-                        bytemuck::bytes_of(&params),
-                        &[x.binding(1), g.binding(5), part.binding(7)],
-                        grid_1d(ctx, (chunks * k * f).div_ceil(256) as u64)?,
-                    )?;
+                    let groups = grid_1d(ctx, (chunks * k * f).div_ceil(256) as u64)?;
+                    kernel::record_lookahead_backward_weight(ctx, &params, x, g, &part, groups)?;
                     Some(if chunks == 1 { part.reshape(&[k, f])? } else { ops::sum(&part, 0)? })
                 } else {
                     None
