@@ -5,10 +5,9 @@
 //! a training step never reads back. `Mean` and `Sum` return a 0-d tensor
 //! (shape `[]`); `None` returns the per-element (per-row) losses.
 
-use bytemuck::{Pod, Zeroable};
-
 use crate::autograd::{self, Var};
 use crate::error::{Error, Result};
+use crate::kernels::loss::{self as kernel, Params};
 use crate::ops::{self, BinaryOp, ReduceOp};
 use crate::tensor::Tensor;
 use crate::DType;
@@ -27,24 +26,12 @@ pub enum Reduction {
 
 /// Most classes `cross_entropy` takes: its kernel walks a row twice per
 /// invocation and llvmpipe ends loops after 65535 iterations.
-pub const MAX_CLASSES: usize = 10_000;
+pub const MAX_CLASSES: usize = kernel::MAX_CLASSES;
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    ignore_index: i32,
-    has_ignore: u32,
-    g_stride: u32,
-    scale: f32,
-    _pad: [u32; 2],
-}
-
-impl Params {
-    fn new(n: u32) -> Self {
-        Params { n, c: 0, ignore_index: 0, has_ignore: 0, g_stride: 1, scale: 1.0, _pad: [0; 2] }
-    }
+/// Params over `n` rows or elements: no ignore index, one upstream gradient
+/// per row or element, unscaled.
+fn params(n: u32) -> Params {
+    Params { n, c: 0, ignore_index: 0, has_ignore: 0, g_stride: 1, scale: 1.0, _pad0: 0, _pad1: 0 }
 }
 
 fn grid(ctx: &crate::Context, threads: usize, per_group: usize) -> Result<[u32; 3]> {
@@ -115,7 +102,7 @@ pub fn cross_entropy(logits: &Var, targets: &Tensor, ignore_index: Option<i32>, 
         return Err(Error::invalid_shape(OP, format!("{c} classes exceed the {MAX_CLASSES} the kernel supports")));
     }
     let ctx = x.context();
-    let mut params = Params::new(ops::as_u32(OP, "rows", n)?);
+    let mut params = params(ops::as_u32(OP, "rows", n)?);
     params.c = c as u32;
     ops::as_u32(OP, "elements", n * c)?;
     if let Some(ii) = ignore_index {
@@ -125,14 +112,7 @@ pub fn cross_entropy(logits: &Var, targets: &Tensor, ignore_index: Option<i32>, 
     let row_loss = Tensor::empty(ctx, &[n], DType::F32)?;
     let valid = Tensor::empty(ctx, &[n], DType::F32)?;
     let lse = Tensor::empty(ctx, &[n], DType::F32)?;
-    ctx.dispatch(
-        "loss",
-        "cross_entropy_forward",
-        &[],
-        bytemuck::bytes_of(&params),
-        &[x.binding(1), targets.binding(2), row_loss.binding(3), valid.binding(4), lse.binding(5)],
-        grid(ctx, n, 64)?,
-    )?;
+    kernel::record_cross_entropy_forward(ctx, &params, x, targets, &row_loss, &valid, &lse, grid(ctx, n, 64)?)?;
     let (value, count) = match reduction {
         Reduction::None => (row_loss, None),
         Reduction::Sum => (ops::sum(&row_loss, 0)?, None),
@@ -161,14 +141,7 @@ pub fn cross_entropy(logits: &Var, targets: &Tensor, ignore_index: Option<i32>, 
                 }
             };
             let dx = Tensor::empty(ctx, x.shape(), DType::F32)?;
-            ctx.dispatch(
-                "loss",
-                "cross_entropy_backward",
-                &[],
-                bytemuck::bytes_of(&p),
-                &[x.binding(1), targets.binding(2), lse.binding(6), g.binding(7), dx.binding(8)],
-                grid(ctx, x.numel(), 256)?,
-            )?;
+            kernel::record_cross_entropy_backward(ctx, &p, x, &targets, &lse, &g, &dx, grid(ctx, x.numel(), 256)?)?;
             Ok(vec![Some(dx)])
         }),
     ))
@@ -184,16 +157,9 @@ pub fn binary_cross_entropy_with_logits(logits: &Var, targets: &Var, reduction: 
     let x = logits.value();
     let ctx = x.context();
     let n = x.numel();
-    let params = Params::new(ops::as_u32(OP, "elements", n)?);
+    let params = params(ops::as_u32(OP, "elements", n)?);
     let per = Tensor::empty(ctx, x.shape(), DType::F32)?;
-    ctx.dispatch(
-        "loss",
-        "bce_logits_forward",
-        &[],
-        bytemuck::bytes_of(&params),
-        &[x.binding(9), targets.value().binding(10), per.binding(11)],
-        grid(ctx, n, 256)?,
-    )?;
+    kernel::record_bce_logits_forward(ctx, &params, x, targets.value(), &per, grid(ctx, n, 256)?)?;
     let value = match reduction {
         Reduction::None => per,
         Reduction::Mean => ops::mean(&per.reshape(&[n])?, 0)?,
@@ -215,14 +181,7 @@ pub fn binary_cross_entropy_with_logits(logits: &Var, targets: &Var, reduction: 
             let g = g.reshape(&[g.numel()])?;
             let dx = Tensor::empty(ctx, x.shape(), DType::F32)?;
             let dy = Tensor::empty(ctx, x.shape(), DType::F32)?;
-            ctx.dispatch(
-                "loss",
-                "bce_logits_backward",
-                &[],
-                bytemuck::bytes_of(&p),
-                &[x.binding(9), y.binding(10), g.binding(7), dx.binding(12), dy.binding(13)],
-                grid(ctx, n, 256)?,
-            )?;
+            kernel::record_bce_logits_backward(ctx, &p, x, y, &g, &dx, &dy, grid(ctx, n, 256)?)?;
             Ok(vec![inputs[0].requires_grad().then_some(dx), inputs[1].requires_grad().then_some(dy)])
         }),
     ))
