@@ -8,7 +8,8 @@ use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
 
 use common::{assert_close, ctx, gradcheck, random};
-use kairo::speech::conv::{out_len, unfold_time, unfold_time_backward_reference, unfold_time_reference};
+use kairo::reference::unfold_time::{unfold_time as unfold_time_reference, unfold_time_backward as unfold_time_backward_reference};
+use kairo::speech::conv::{out_len, unfold_time};
 use kairo::speech::features::{dft_power_reference, frame_count, LogMel, HOP, N_FFT, WINDOW};
 use kairo::speech::manifest::{load_examples, read_manifest, write_manifest};
 use kairo::speech::wav::{load_16k, read_wav, resample, write_wav_16};

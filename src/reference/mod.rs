@@ -8,6 +8,7 @@ pub mod loss;
 pub mod nn;
 pub mod optim;
 pub mod rnn;
+pub mod unfold_time;
 
 use crate::ops::{Activation, BinaryOp, ReduceOp, UnaryOp};
 

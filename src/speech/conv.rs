@@ -7,32 +7,18 @@
 //! tap k's F weights at k·F .. (k+1)·F (PyTorch's Conv1d weight (C, F, K)
 //! transposed in its last two axes).
 
-use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
 use crate::autograd::Var;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
+use crate::kernels::unfold_time::{self as launcher, Params};
 use crate::nn::{Linear, Module};
 use crate::ops::{as_u32, grid_1d, Activation};
-use crate::reference::Real;
 use crate::tensor::{DType, Tensor};
 
 /// Most taps: the backward's per-element loop stays under llvmpipe's cap.
-pub const MAX_TAPS: usize = 32768;
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    t: u32,
-    b: u32,
-    f: u32,
-    k: u32,
-    s: u32,
-    p: u32,
-    t_out: u32,
-    _pad: u32,
-}
+pub const MAX_TAPS: usize = launcher::MAX_TAPS;
 
 /// T_out for an input of `t` steps (0 when not even one window fits).
 pub fn out_len(t: usize, kernel: usize, stride: usize, padding: usize) -> usize {
@@ -79,14 +65,7 @@ pub fn unfold_time(x: &Var, kernel: usize, stride: usize, padding: usize) -> Res
     };
     let ctx = xv.context();
     let cols = Tensor::empty(ctx, &[t_out, b, kernel * f], DType::F32)?;
-    ctx.dispatch(
-        "unfold_time",
-        "unfold_forward",
-        &[],
-        bytemuck::bytes_of(&params),
-        &[xv.binding(1), cols.binding(2)],
-        grid_1d(ctx, n_out.div_ceil(256) as u64)?,
-    )?;
+    launcher::record_unfold_forward(ctx, &params, xv, &cols, grid_1d(ctx, n_out.div_ceil(256) as u64)?)?;
     Ok(Var::from_op(
         cols,
         &[x],
@@ -94,54 +73,10 @@ pub fn unfold_time(x: &Var, kernel: usize, stride: usize, padding: usize) -> Res
             let x = inputs[0].value();
             let ctx = x.context();
             let dx = Tensor::empty(ctx, x.shape(), DType::F32)?;
-            ctx.dispatch(
-                "unfold_time",
-                "unfold_backward",
-                &[],
-                bytemuck::bytes_of(&params),
-                &[g.binding(3), dx.binding(4)],
-                grid_1d(ctx, n_in.div_ceil(256) as u64)?,
-            )?;
+            launcher::record_unfold_backward(ctx, &params, g, &dx, grid_1d(ctx, n_in.div_ceil(256) as u64)?)?;
             Ok(vec![Some(dx)])
         }),
     ))
-}
-
-/// CPU reference of [`unfold_time`]: plain loops.
-pub fn unfold_time_reference<T: Real>(x: &[T], t: usize, b: usize, f: usize, kernel: usize, stride: usize, padding: usize) -> Vec<T> {
-    let t_out = out_len(t, kernel, stride, padding);
-    let mut cols = Vec::with_capacity(t_out * b * kernel * f);
-    for to in 0..t_out {
-        for bi in 0..b {
-            for k in 0..kernel {
-                for fi in 0..f {
-                    let src = (to * stride + k) as isize - padding as isize;
-                    cols.push(if src >= 0 && (src as usize) < t { x[(src as usize * b + bi) * f + fi] } else { T::from_f64(0.0) });
-                }
-            }
-        }
-    }
-    cols
-}
-
-/// CPU reference of the backward: dx (T, B, F) for dcols (T_out, B, K·F).
-pub fn unfold_time_backward_reference<T: Real>(dcols: &[T], t: usize, b: usize, f: usize, kernel: usize, stride: usize, padding: usize) -> Vec<T> {
-    let t_out = out_len(t, kernel, stride, padding);
-    let mut dx = vec![0.0f64; t * b * f];
-    for to in 0..t_out {
-        for bi in 0..b {
-            for k in 0..kernel {
-                let src = (to * stride + k) as isize - padding as isize;
-                if src < 0 || src as usize >= t {
-                    continue;
-                }
-                for fi in 0..f {
-                    dx[(src as usize * b + bi) * f + fi] += dcols[((to * b + bi) * kernel + k) * f + fi].to_f64();
-                }
-            }
-        }
-    }
-    dx.into_iter().map(T::from_f64).collect()
 }
 
 /// act(x·Wᵀ + b) for x (T, B, in) as one (T·B, in) matmul: a 3-D input
