@@ -1,9 +1,11 @@
 // ctc_subgroup.wgsl: the CTC forward recursion (shaders/ctc.wgsl has the
-// maths and the conventions: NEG is log 0, β/gradient kernels, Params and
-// bindings are the same) with one subgroup of 8 per utterance and α in
-// registers. Needs Features::SUBGROUP and subgroups of at least 8 (the
-// 8-invocation workgroup is one subgroup); src/ops/ctc.rs routes here only
-// then and only when L ≤ 8·CHUNK.
+// maths and the conventions: NEG is log 0, β/gradient kernels) with one
+// subgroup of 8 per utterance and α in registers. WGSL has no include, so
+// Params, NEG, IMPOSSIBLE_LL, the bindings, inf, opaque, lse2 and lse3 are
+// copies of shaders/ctc.wgsl's (src/kernels/ctc_subgroup.rs binds them with
+// kernels::ctc's Params and slots). Needs Features::SUBGROUP and subgroups
+// of at least 8 (the 8-invocation workgroup is one subgroup);
+// src/ops/ctc.rs routes here only then and only when L ≤ 8·CHUNK.
 //
 // Why: on llvmpipe every storage load costs ~25 cycles per lane, and the
 // serial layout loads α_{t−1}(s), the label and the log-probability for
@@ -42,7 +44,7 @@ struct Params {
 const NEG: f32 = -1e30;
 const IMPOSSIBLE_LL: f32 = -1e29;
 // Positions per lane (even: see above; the kernel spells out its 12
-// indices). src/ops/ctc.rs: SUBGROUP_CHUNK.
+// indices). src/kernels/ctc_subgroup.rs: CHUNK.
 const CHUNK: u32 = 12u;
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -1,9 +1,87 @@
-//! Launcher of shaders/ctc_subgroup.wgsl (to be filled in: see src/kernels/reduce.rs).
+//! Launcher of shaders/ctc_subgroup.wgsl: the CTC recursions with one
+//! subgroup of 8 per utterance, α (forward) and β (backward, fused with the
+//! gradient) in registers. Needs subgroups of at least 8 and L ≤ 8·[`CHUNK`];
+//! `ops::ctc` routes here only then.
+//!
+//! WGSL has no include, so the shader repeats ctc.wgsl's `Params` and
+//! bindings; on the Rust side they are the one mirror and the slots of
+//! [`super::ctc`], re-exported here, and the contract test checks them
+//! against this shader's copies too.
 
-use super::Contract;
+use super::ctc::{logits_constant, Backward, Batch, Forward};
+use super::{record, Contract, Entry};
+use crate::error::Result;
+use crate::gpu::Context;
+
+pub use super::ctc::{Params, ALPHA, BETA, G, GRAD, INFO, LOSS, LP, NLL, P, ROW_LSE, SCALE, TARGETS};
 
 /// The file stem in the registry.
 pub const KERNEL: &str = "ctc_subgroup";
 
-/// Everything this launcher declares, for the contract test.
-pub const CONTRACT: Contract = Contract { kernel: KERNEL, params: &[], entries: &[] };
+/// Positions per lane (`CHUNK` in the shader): L ≤ 8·CHUNK fits.
+pub const CHUNK: usize = 12;
+
+/// Forward, one subgroup of 8 per utterance, α in registers.
+pub const CTC_ALPHA_SUBGROUP: Entry =
+    Entry { name: "ctc_alpha_subgroup", slots: &[P, LP, TARGETS, INFO, ALPHA, NLL, LOSS, ROW_LSE] };
+/// Backward fused with the gradient, one subgroup of 8 per utterance, β in
+/// registers and one β row per utterance between dispatches.
+pub const CTC_BETA_GRAD_SUBGROUP: Entry = Entry {
+    name: "ctc_beta_grad_subgroup",
+    slots: &[P, LP, TARGETS, INFO, ALPHA, BETA, NLL, G, SCALE, GRAD, ROW_LSE],
+};
+
+/// Everything above, for the contract test.
+pub const CONTRACT: Contract =
+    Contract { kernel: KERNEL, params: &[Params::LAYOUT], entries: &[CTC_ALPHA_SUBGROUP, CTC_BETA_GRAD_SUBGROUP] };
+
+/// Forward frames [p.t0, p.t0 + p.steps): batch → fwd (α, nll / loss at
+/// each utterance's last frame; row_lse with `logits`). One 8-lane
+/// workgroup (one subgroup) per utterance: `groups` is [N, 1, 1].
+pub fn record_ctc_alpha_subgroup(
+    ctx: &Context,
+    p: &Params,
+    logits: bool,
+    batch: &Batch<'_>,
+    fwd: &Forward<'_>,
+    groups: [u32; 3],
+) -> Result<()> {
+    let bindings = [
+        LP.bind(batch.lp),
+        TARGETS.bind(batch.targets),
+        INFO.bind(batch.info),
+        ALPHA.bind(fwd.alpha),
+        NLL.bind(fwd.nll),
+        LOSS.bind(fwd.loss),
+        ROW_LSE.bind(fwd.row_lse),
+    ];
+    record(ctx, KERNEL, &CTC_ALPHA_SUBGROUP, &logits_constant(logits), p, &bindings, groups)
+}
+
+/// Backward frames p.t0 down to p.t0 − p.steps + 1 with their gradient
+/// rows: batch, fwd → bwd.beta (N, L), the last frame's β row passed to the
+/// next dispatch, and bwd.grad (T, N, C) weighted by g·scale. One 8-lane
+/// workgroup per utterance: `groups` is [N, 1, 1].
+pub fn record_ctc_beta_grad_subgroup(
+    ctx: &Context,
+    p: &Params,
+    logits: bool,
+    batch: &Batch<'_>,
+    fwd: &Forward<'_>,
+    bwd: &Backward<'_>,
+    groups: [u32; 3],
+) -> Result<()> {
+    let bindings = [
+        LP.bind(batch.lp),
+        TARGETS.bind(batch.targets),
+        INFO.bind(batch.info),
+        ALPHA.bind(fwd.alpha),
+        BETA.bind(bwd.beta),
+        NLL.bind(fwd.nll),
+        G.bind(bwd.g),
+        SCALE.bind(bwd.scale),
+        GRAD.bind(bwd.grad),
+        ROW_LSE.bind(fwd.row_lse),
+    ];
+    record(ctx, KERNEL, &CTC_BETA_GRAD_SUBGROUP, &logits_constant(logits), p, &bindings, groups)
+}

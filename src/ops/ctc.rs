@@ -6,29 +6,28 @@
 //!
 //! The autograd op with PyTorch's `ctc_loss` contract is
 //! [`crate::nn::ctc::ctc_loss`]; this module is the layer below it: a
-//! validated, uploaded batch ([`CtcBatch`]) and the dispatches.
+//! validated, uploaded batch ([`CtcBatch`]), the choice of layout, the
+//! chunking of the time axis and the buffers, with the dispatches recorded
+//! by the launchers `kernels::ctc` and `kernels::ctc_subgroup`.
 //!
 //! llvmpipe ends a shader's loops after 65535 iterations per invocation, so
 //! the recursions run the time axis in chunks of at most [`MAX_LOOP`]
 //! (frames × positions) per invocation, one dispatch per chunk, with α and
 //! β in global memory: any length works, long ones cost more dispatches.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::{as_u32, grid_1d};
 use crate::error::{Error, Result};
+use crate::kernels::ctc::{self as kernel, Backward, Batch, Forward, Params, WG_LANES};
+use crate::kernels::ctc_subgroup;
 use crate::tensor::Tensor;
 use crate::DType;
 
 /// Most loop iterations one invocation runs per dispatch.
 pub const MAX_LOOP: usize = 32768;
 
-/// Lanes per workgroup in the workgroup layout (shaders/ctc.wgsl).
-const WG_LANES: usize = 64;
-
 /// Positions per lane in the subgroup layout (CHUNK in
 /// shaders/ctc_subgroup.wgsl): it takes L ≤ 8·SUBGROUP_CHUNK.
-pub const SUBGROUP_CHUNK: usize = 12;
+pub const SUBGROUP_CHUNK: usize = ctc_subgroup::CHUNK;
 
 /// Targets in either of PyTorch's layouts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -246,8 +245,15 @@ impl CtcBatch {
             steps: steps as u32,
             zero_inf: zero_infinity as u32,
             g_stride,
-            _pad: [0; 3],
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
         }
+    }
+
+    /// The batch as the kernels bind it, reading `lp`.
+    fn bind<'a>(&'a self, lp: &'a Tensor) -> Batch<'a> {
+        Batch { lp, targets: &self.targets, info: &self.meta }
     }
 
     /// Workgroups of a recursion dispatch: one per utterance (a 64-lane
@@ -259,21 +265,6 @@ impl CtcBatch {
             _ => [as_u32("ctc_loss", "workgroups", self.n.div_ceil(8))?, 1, 1],
         })
     }
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    t: u32,
-    l: u32,
-    blank: u32,
-    t0: u32,
-    steps: u32,
-    zero_inf: u32,
-    g_stride: u32,
-    _pad: [u32; 3],
 }
 
 /// What the forward leaves for the backward.
@@ -313,39 +304,25 @@ pub fn ctc_forward(input: &Tensor, batch: &CtcBatch, logits: bool, zero_infinity
     // The serial kernels name row_lse even when they skip it: bind a stand-in.
     let lse_shape = if fused { vec![batch.t, batch.n] } else { vec![1] };
     let row_lse = Tensor::empty(ctx, &lse_shape, DType::F32)?;
-    let logits_constant: &[(&str, f64)] = if fused { &[("LOGITS", 1.0)] } else { &[("LOGITS", 0.0)] };
-    let (kernel, entry, chunk, constants): (&str, &str, usize, &[(&str, f64)]) = if layout == CtcLayout::Workgroup {
-        ("ctc", "ctc_alpha_wg", batch.chunk(layout), &[])
-    } else if layout == CtcLayout::Subgroup {
+    let chunk = match layout {
+        CtcLayout::Workgroup => batch.chunk(layout),
         // Per frame: the CHUNK positions twice (copy, recursion) and C/8 classes.
-        let per_frame = 2 * SUBGROUP_CHUNK + batch.c.div_ceil(8) + 4;
-        ("ctc_subgroup", "ctc_alpha_subgroup", (MAX_LOOP / per_frame).clamp(1, batch.t), logits_constant)
-    } else {
+        CtcLayout::Subgroup => (MAX_LOOP / (2 * SUBGROUP_CHUNK + batch.c.div_ceil(8) + 4)).clamp(1, batch.t),
         // Each frame loops over its positions and, with logits, once over C.
-        let per_frame = batch.l + if fused { batch.c } else { 0 } + 2;
-        ("ctc", "ctc_alpha_serial", (MAX_LOOP / per_frame).clamp(1, batch.t), logits_constant)
+        _ => (MAX_LOOP / (batch.l + if fused { batch.c } else { 0 } + 2)).clamp(1, batch.t),
     };
     let grid = batch.recursion_grid(layout)?;
+    let bound = batch.bind(&input);
+    let out = Forward { alpha: &alpha, nll: &nll, loss: &loss, row_lse: &row_lse };
     let mut t0 = 0;
     while t0 < batch.t {
         let steps = chunk.min(batch.t - t0);
         let params = batch.params(t0, steps, zero_infinity, 0);
-        ctx.dispatch(
-            kernel,
-            entry,
-            constants,
-            bytemuck::bytes_of(&params),
-            &[
-                input.binding(1),
-                batch.targets.binding(2),
-                batch.meta.binding(3),
-                alpha.binding(4),
-                nll.binding(6),
-                loss.binding(7),
-                row_lse.binding(12),
-            ],
-            grid,
-        )?;
+        match layout {
+            CtcLayout::Workgroup => kernel::record_ctc_alpha_wg(ctx, &params, &bound, &out, grid)?,
+            CtcLayout::Subgroup => ctc_subgroup::record_ctc_alpha_subgroup(ctx, &params, fused, &bound, &out, grid)?,
+            CtcLayout::Serial | CtcLayout::Auto => kernel::record_ctc_alpha_serial(ctx, &params, fused, &bound, &out, grid)?,
+        }
         t0 += steps;
     }
     Ok(CtcForward { loss, nll, alpha, layout, input, fused_logits: fused, row_lse })
@@ -362,8 +339,8 @@ pub fn ctc_weighted_sum(loss: &Tensor, scale: &Tensor) -> Result<Tensor> {
     }
     let ctx = loss.context();
     let out = Tensor::empty(ctx, &[], DType::F32)?;
-    let params = Params { n: n as u32, c: 0, t: 0, l: 0, blank: 0, t0: 0, steps: 0, zero_inf: 0, g_stride: 0, _pad: [0; 3] };
-    ctx.dispatch("ctc", "ctc_reduce", &[], bytemuck::bytes_of(&params), &[loss.binding(7), scale.binding(9), out.binding(11)], [1, 1, 1])?;
+    let params = Params { n: n as u32, ..bytemuck::Zeroable::zeroed() };
+    kernel::record_ctc_reduce(ctx, &params, loss, scale, &out)?;
     Ok(out)
 }
 
@@ -389,70 +366,32 @@ pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u3
     // loops over L positions and twice over C classes).
     // Subgroup: β in registers, per frame the CHUNK positions and two
     // passes over the C/8 class blocks.
-    let fused = layout != CtcLayout::Workgroup;
-    let (kernel, entry, chunk) = if layout == CtcLayout::Subgroup {
-        let per_frame = 2 * SUBGROUP_CHUNK + 2 * batch.c.div_ceil(8) + 4;
-        ("ctc_subgroup", "ctc_beta_grad_subgroup", (MAX_LOOP / per_frame).clamp(1, batch.t))
-    } else if fused {
-        ("ctc", "ctc_beta_grad_serial", (MAX_LOOP / (batch.l + 2 * batch.c + 3)).clamp(1, batch.t))
-    } else {
-        ("ctc", "ctc_beta_wg", batch.chunk(layout))
+    let chunk = match layout {
+        CtcLayout::Workgroup => batch.chunk(layout),
+        CtcLayout::Subgroup => (MAX_LOOP / (2 * SUBGROUP_CHUNK + 2 * batch.c.div_ceil(8) + 4)).clamp(1, batch.t),
+        _ => (MAX_LOOP / (batch.l + 2 * batch.c + 3)).clamp(1, batch.t),
     };
-    let constants: &[(&str, f64)] = if !fused {
-        &[]
-    } else if fwd.fused_logits {
-        &[("LOGITS", 1.0)]
-    } else {
-        &[("LOGITS", 0.0)]
-    };
-    let row_lse = &fwd.row_lse;
+    let bound = batch.bind(lp);
+    let f = Forward { alpha: &fwd.alpha, nll: &fwd.nll, loss: &fwd.loss, row_lse: &fwd.row_lse };
+    let b = Backward { beta: &beta, g, scale, grad: &grad };
+    let logits = fwd.fused_logits;
     let mut done = 0;
     while done < batch.t {
         let steps = chunk.min(batch.t - done);
         let t0 = batch.t - 1 - done;
         let params = batch.params(t0, steps, false, g_stride);
-        ctx.dispatch(
-            kernel,
-            entry,
-            constants,
-            bytemuck::bytes_of(&params),
-            &[
-                lp.binding(1),
-                batch.targets.binding(2),
-                batch.meta.binding(3),
-                fwd.alpha.binding(4),
-                beta.binding(5),
-                fwd.nll.binding(6),
-                g.binding(8),
-                scale.binding(9),
-                grad.binding(10),
-                row_lse.binding(12),
-            ],
-            grid,
-        )?;
+        match layout {
+            CtcLayout::Workgroup => kernel::record_ctc_beta_wg(ctx, &params, &bound, &beta, grid)?,
+            CtcLayout::Subgroup => ctc_subgroup::record_ctc_beta_grad_subgroup(ctx, &params, logits, &bound, &f, &b, grid)?,
+            CtcLayout::Serial | CtcLayout::Auto => kernel::record_ctc_beta_grad_serial(ctx, &params, logits, &bound, &f, &b, grid)?,
+        }
         done += steps;
     }
-    if fused {
+    if layout != CtcLayout::Workgroup {
         return Ok(grad);
     }
+    // The workgroup layout's gradient is a pass of its own over (t, n).
     let params = batch.params(0, 0, false, g_stride);
-    ctx.dispatch(
-        "ctc",
-        "ctc_grad",
-        &[],
-        bytemuck::bytes_of(&params),
-        &[
-            lp.binding(1),
-            batch.targets.binding(2),
-            batch.meta.binding(3),
-            fwd.alpha.binding(4),
-            beta.binding(5),
-            fwd.nll.binding(6),
-            g.binding(8),
-            scale.binding(9),
-            grad.binding(10),
-        ],
-        grid_1d(ctx, (batch.t * batch.n).div_ceil(64) as u64)?,
-    )?;
+    kernel::record_ctc_grad(ctx, &params, &bound, &f, &b, grid_1d(ctx, (batch.t * batch.n).div_ceil(64) as u64)?)?;
     Ok(grad)
 }
