@@ -7,7 +7,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels;
 use crate::ops::{self, MatmulOptions, MatmulVariant};
 use crate::{Context, Tensor};
@@ -30,6 +30,24 @@ pub struct BenchConfig {
     pub only: Vec<String>,
     /// The recurrent-layer entries' problem size.
     pub rnn: RnnBenchShape,
+}
+
+/// Every group [`BenchConfig::only`] may name.
+pub const GROUPS: [&str; 8] = ["matmul", "dispatch", "rnn", "ctc", "speech", "dcgan", "conv", "generator"];
+
+impl BenchConfig {
+    /// Errors unless every name in `only` is one of [`GROUPS`] (the message
+    /// lists them) and `sizes`, if given, holds at least one size, none 0.
+    /// [`run`] checks this before measuring anything.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(bad) = self.only.iter().find(|o| !GROUPS.contains(&o.as_str())) {
+            return Err(Error::InvalidArgument(format!("bench: unknown group {bad:?} (valid groups: {})", GROUPS.join(", "))));
+        }
+        match &self.sizes {
+            Some(s) if s.is_empty() || s.contains(&0) => Err(Error::InvalidArgument(format!("bench: sizes {s:?} name no matmul (give sizes ≥ 1)"))),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Problem size of the `lstm_*` / `gru_*` entries: one layer over x (T, B, I), hidden H.
@@ -531,8 +549,10 @@ pub fn bench_conv(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Benc
     Ok(out)
 }
 
-/// Runs the selected groups and returns the report.
+/// Runs the selected groups and returns the report; a config that names no
+/// group or size that exists is an error (see [`BenchConfig::validate`]).
 pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<BenchReport> {
+    cfg.validate()?;
     let info = ctx.adapter_info();
     let named = |g: &str| cfg.only.iter().any(|o| o == g);
     let wants = |g: &str| cfg.only.is_empty() || named(g);
