@@ -7,7 +7,8 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::kernels;
 use crate::ops::{self, MatmulOptions, MatmulVariant};
 use crate::{Context, Tensor};
 
@@ -29,6 +30,24 @@ pub struct BenchConfig {
     pub only: Vec<String>,
     /// The recurrent-layer entries' problem size.
     pub rnn: RnnBenchShape,
+}
+
+/// Every group [`BenchConfig::only`] may name.
+pub const GROUPS: [&str; 8] = ["matmul", "dispatch", "rnn", "ctc", "speech", "dcgan", "conv", "generator"];
+
+impl BenchConfig {
+    /// Errors unless every name in `only` is one of [`GROUPS`] (the message
+    /// lists them) and `sizes`, if given, holds at least one size, none 0.
+    /// [`run`] checks this before measuring anything.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(bad) = self.only.iter().find(|o| !GROUPS.contains(&o.as_str())) {
+            return Err(Error::InvalidArgument(format!("bench: unknown group {bad:?} (valid groups: {})", GROUPS.join(", "))));
+        }
+        match &self.sizes {
+            Some(s) if s.is_empty() || s.contains(&0) => Err(Error::InvalidArgument(format!("bench: sizes {s:?} name no matmul (give sizes ≥ 1)"))),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Problem size of the `lstm_*` / `gru_*` entries: one layer over x (T, B, I), hidden H.
@@ -92,6 +111,28 @@ pub struct BenchResult {
     pub dispatches: Option<u64>,
 }
 
+impl BenchResult {
+    /// An entry reporting `t`: its median, timer and dispatch count.
+    fn timed(name: impl Into<String>, variant: Option<String>, sizes: serde_json::Map<String, serde_json::Value>, t: Timed) -> Self {
+        BenchResult {
+            name: name.into(),
+            variant,
+            sizes,
+            ms: t.ms,
+            gflops: None,
+            us_per_dispatch: None,
+            timer: t.timer.to_string(),
+            dispatches: t.dispatches,
+        }
+    }
+
+    /// With the rate of `flops` floating-point operations per run.
+    fn with_flops(mut self, flops: f64) -> Self {
+        self.gflops = Some(flops / (self.ms * 1e-3) / 1e9);
+        self
+    }
+}
+
 /// A whole run.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
@@ -116,23 +157,71 @@ fn random(ctx: &Context, shape: &[usize], seed: u64) -> Result<Tensor> {
     Tensor::from_slice(ctx, &data, shape)
 }
 
-/// Times `work` `reps` times after one warm-up; median ms and which timer.
-pub fn time_median(ctx: &Context, reps: usize, mut work: impl FnMut() -> Result<()>) -> Result<(f64, &'static str)> {
-    ctx.timed(&mut work)?;
-    let mut gpu = Vec::new();
-    let mut wall = Vec::new();
-    for _ in 0..reps.max(1) {
-        let t = ctx.timed(&mut work)?;
-        if let Some(g) = t.gpu_ms {
-            gpu.push(g);
-        }
-        wall.push(t.wall_ms);
+/// Which clock a measurement reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clock {
+    /// GPU timestamps where the adapter has them ([`Context::timed`]), wall time otherwise.
+    Gpu,
+    /// Wall time of the work alone (which does its own submit and wait).
+    Wall,
+}
+
+/// The median of one entry's timed runs.
+#[derive(Clone, Copy, Debug)]
+struct Timed {
+    /// Median milliseconds.
+    ms: f64,
+    /// `gpu_timestamps` or `wall`.
+    timer: &'static str,
+    /// Compute dispatches one run records, where counted.
+    dispatches: Option<u64>,
+}
+
+/// The one timing loop every benchmark uses: `work` once to warm up
+/// (pipelines, autotune, pool), once more untimed to count its dispatches
+/// if `count_dispatches`, then `reps` (at least 1) timed runs on `clock`;
+/// the median of those.
+fn measure(ctx: &Context, clock: Clock, reps: usize, count_dispatches: bool, mut work: impl FnMut() -> Result<()>) -> Result<Timed> {
+    match clock {
+        Clock::Gpu => drop(ctx.timed(&mut work)?),
+        Clock::Wall => work()?,
     }
-    if gpu.len() == wall.len() {
-        Ok((median(gpu), "gpu_timestamps"))
+    let dispatches = if count_dispatches {
+        let before = ctx.counters().dispatches;
+        work()?;
+        Some(ctx.counters().dispatches - before)
     } else {
-        Ok((median(wall), "wall"))
+        None
+    };
+    let (mut gpu, mut wall) = (Vec::new(), Vec::new());
+    for _ in 0..reps.max(1) {
+        match clock {
+            Clock::Gpu => {
+                let t = ctx.timed(&mut work)?;
+                if let Some(g) = t.gpu_ms {
+                    gpu.push(g);
+                }
+                wall.push(t.wall_ms);
+            }
+            Clock::Wall => {
+                let start = Instant::now();
+                work()?;
+                wall.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
     }
+    if clock == Clock::Gpu && gpu.len() == wall.len() {
+        Ok(Timed { ms: median(gpu), timer: "gpu_timestamps", dispatches })
+    } else {
+        Ok(Timed { ms: median(wall), timer: "wall", dispatches })
+    }
+}
+
+/// Times `work` `reps` times after one warm-up; median ms and which timer
+/// (GPU timestamps where the adapter has them, wall time otherwise).
+pub fn time_median(ctx: &Context, reps: usize, work: impl FnMut() -> Result<()>) -> Result<(f64, &'static str)> {
+    let t = measure(ctx, Clock::Gpu, reps, false, work)?;
+    Ok((t.ms, t.timer))
 }
 
 fn is_real_gpu(ctx: &Context) -> bool {
@@ -167,24 +256,15 @@ pub fn bench_matmul(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Be
                 // First call outside the timing: autotune and pipeline compilation.
                 ops::matmul_ex(&a, &b, &o)?;
                 ctx.sync()?;
-                let (ms, timer) = time_median(ctx, cfg.reps, || ops::matmul_ex(&a, &b, &o).map(drop))?;
+                let t = measure(ctx, Clock::Gpu, cfg.reps, false, || ops::matmul_ex(&a, &b, &o).map(drop))?;
                 let flops = 2.0 * (s as f64).powi(3);
                 let variant = if v == MatmulVariant::Auto {
-                    let key_variant = chosen_variant(ctx, &a, &b, &o)?;
+                    let key_variant = ops::matmul::chosen_variant(ctx, &a, &b, &o)?;
                     format!("auto:{}", key_variant.name())
                 } else {
                     v.name().to_string()
                 };
-                let r = BenchResult {
-                    name: name.to_string(),
-                    variant: Some(variant),
-                    sizes: sizes_map(&[("m", s), ("n", s), ("k", s)]),
-                    ms,
-                    gflops: Some(flops / (ms * 1e-3) / 1e9),
-                    us_per_dispatch: None,
-                    timer: timer.to_string(),
-                    dispatches: None,
-                };
+                let r = BenchResult::timed(name, Some(variant), sizes_map(&[("m", s), ("n", s), ("k", s)]), t).with_flops(flops);
                 report(&r);
                 out.push(r);
             }
@@ -193,17 +273,13 @@ pub fn bench_matmul(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Be
     Ok(out)
 }
 
-fn chosen_variant(ctx: &Context, a: &Tensor, b: &Tensor, o: &MatmulOptions) -> Result<MatmulVariant> {
-    ops::matmul::chosen_variant(ctx, a, b, o)
-}
-
 /// Dispatch overhead: `n` tiny dependent dispatches in one pass, with one
 /// submit each, and with submit-and-wait each. Wall time (the point is the
 /// host and driver cost, which GPU timestamps would not see).
 pub fn bench_dispatch(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     let n = cfg.dispatches.max(1);
     let x = Tensor::zeros(ctx, &[64])?;
-    let bump = || ctx.dispatch("bench", "bump", &[], &[], &[x.binding(1)], [1, 1, 1]);
+    let bump = || kernels::bench::record_bump(ctx, &x, [1, 1, 1]);
     bump()?;
     ctx.sync()?;
     let mut out = Vec::new();
@@ -231,24 +307,9 @@ pub fn bench_dispatch(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&
     ];
     let reps = (cfg.reps / 3).max(3);
     for (name, run) in modes {
-        let mut times = Vec::new();
-        run()?;
-        for _ in 0..reps {
-            let start = Instant::now();
-            run()?;
-            times.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-        let ms = median(times);
-        let r = BenchResult {
-            name: name.to_string(),
-            variant: None,
-            sizes: sizes_map(&[("dispatches", n)]),
-            ms,
-            gflops: None,
-            us_per_dispatch: Some(ms * 1e3 / n as f64),
-            timer: "wall".to_string(),
-            dispatches: None,
-        };
+        let t = measure(ctx, Clock::Wall, reps, false, run)?;
+        let mut r = BenchResult::timed(name, None, sizes_map(&[("dispatches", n)]), t);
+        r.us_per_dispatch = Some(t.ms * 1e3 / n as f64);
         report(&r);
         out.push(r);
     }
@@ -285,27 +346,9 @@ pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
         };
         let runs: [(&str, &dyn Fn() -> Result<()>); 2] = [("forward", &forward), ("step", &step)];
         for (what, run) in runs {
-            run()?; // warm-up: pipelines, pool
-            let before = ctx.counters().dispatches;
-            run()?;
-            let dispatches = ctx.counters().dispatches - before;
-            let mut times = Vec::new();
-            let reps = cfg.reps;
-            for _ in 0..reps.max(1) {
-                let start = Instant::now();
-                run()?;
-                times.push(start.elapsed().as_secs_f64() * 1e3);
-            }
-            let r = BenchResult {
-                name: format!("{prefix}_{what}"),
-                variant: None,
-                sizes: sizes_map(&[("T", steps), ("B", batch), ("I", input), ("H", hidden)]),
-                ms: median(times),
-                gflops: None,
-                us_per_dispatch: None,
-                timer: "wall".to_string(),
-                dispatches: Some(dispatches),
-            };
+            let t = measure(ctx, Clock::Wall, cfg.reps, true, run)?;
+            let sizes = sizes_map(&[("T", steps), ("B", batch), ("I", input), ("H", hidden)]);
+            let r = BenchResult::timed(format!("{prefix}_{what}"), None, sizes, t);
             report(&r);
             out.push(r);
         }
@@ -341,26 +384,9 @@ pub fn bench_ctc(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
         };
         let runs: [(&str, &dyn Fn() -> Result<()>); 2] = [("ctc_forward", &forward), ("ctc_loss_grad", &step)];
         for (what, run) in runs {
-            run()?; // warm-up: pipelines, pool
-            let before = ctx.counters().dispatches;
-            run()?;
-            let dispatches = ctx.counters().dispatches - before;
-            let mut times = Vec::new();
-            for _ in 0..cfg.reps.max(1) {
-                let start = Instant::now();
-                run()?;
-                times.push(start.elapsed().as_secs_f64() * 1e3);
-            }
-            let r = BenchResult {
-                name: what.to_string(),
-                variant: Some(name.to_string()),
-                sizes: sizes_map(&[("T", t), ("N", n), ("C", c), ("S", s)]),
-                ms: median(times),
-                gflops: None,
-                us_per_dispatch: None,
-                timer: "wall".to_string(),
-                dispatches: Some(dispatches),
-            };
+            let timed = measure(ctx, Clock::Wall, cfg.reps, true, run)?;
+            let sizes = sizes_map(&[("T", t), ("N", n), ("C", c), ("S", s)]);
+            let r = BenchResult::timed(what, Some(name.to_string()), sizes, timed);
             report(&r);
             out.push(r);
         }
@@ -371,9 +397,8 @@ pub fn bench_ctc(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
 /// The speech recogniser (`crate::train::speech`, default model): one
 /// training step (conv, bidirectional GRU, CTC, backward, clipping, Adam,
 /// submit, loss readback) on a fixed batch of 16 synthetic utterances.
-/// Wall time, median of `reps`; the
-/// throughput in seconds of audio trained per second is in `sizes` as
-/// `audio_s_per_s`, beside the batch's `audio_s`.
+/// Wall time, median of `reps`; the throughput in seconds of audio trained
+/// per second is in `sizes` as `audio_s_per_s`, beside the batch's `audio_s`.
 pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     let batch = 16;
     let reps = cfg.reps;
@@ -383,16 +408,7 @@ pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Be
     let round = |v: f64| serde_json::json!((v * 100.0).round() / 100.0);
     sizes.insert("audio_s".into(), round(audio));
     sizes.insert("audio_s_per_s".into(), round(audio / (ms / 1e3)));
-    let r = BenchResult {
-        name: "speech_train_step".to_string(),
-        variant: None,
-        sizes,
-        ms,
-        gflops: None,
-        us_per_dispatch: None,
-        timer: "wall".to_string(),
-        dispatches: Some(dispatches),
-    };
+    let r = BenchResult::timed("speech_train_step", None, sizes, Timed { ms, timer: "wall", dispatches: Some(dispatches) });
     report(&r);
     Ok(vec![r])
 }
@@ -410,31 +426,13 @@ pub fn bench_dcgan(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Ben
     let model = DcganConfig { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64 };
     let gan = GanConfig { model, batch, grid: 16, ..Default::default() };
     let mut t = GanTrainer::new(ctx, gan, GanData::Shapes(Shapes::new(64, 3, 1)?))?;
-    t.step()?; // warm-up: pipelines, pool, optimiser state
-    let before = ctx.counters().dispatches;
-    t.step()?;
-    let dispatches = ctx.counters().dispatches - before;
-    let reps = cfg.reps;
-    let mut times = Vec::new();
-    for _ in 0..reps.max(1) {
-        let start = Instant::now();
-        t.step()?;
-        times.push(start.elapsed().as_secs_f64() * 1e3);
-    }
-    let ms = median(times);
+    // The warm-up also creates the optimiser state.
+    let timed = measure(ctx, Clock::Wall, cfg.reps, true, || t.step().map(drop))?;
+    let ms = timed.ms;
     let mut sizes = sizes_map(&[("batch", batch), ("size", 64), ("ngf", 64), ("ndf", 64)]);
     let ips = (batch as f64 * 1e3 / ms * 10.0).round() / 10.0;
     sizes.insert("images_per_s".into(), serde_json::json!(ips));
-    let r = BenchResult {
-        name: "dcgan_step".into(),
-        variant: Some("bn_adam".into()),
-        sizes,
-        ms,
-        gflops: None,
-        us_per_dispatch: None,
-        timer: "wall".to_string(),
-        dispatches: Some(dispatches),
-    };
+    let r = BenchResult::timed("dcgan_step", Some("bn_adam".into()), sizes, timed);
     report(&r);
     Ok(vec![r])
 }
@@ -484,15 +482,8 @@ pub fn bench_conv(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Benc
         report(&r);
         out.push(r);
     };
-    let entry = |name: &str, variant: &str, sizes: &[(&str, usize)], ms: f64, flops: f64, timer: &str| BenchResult {
-        name: name.to_string(),
-        variant: Some(variant.to_string()),
-        sizes: sizes_map(sizes),
-        ms,
-        gflops: Some(flops / (ms * 1e-3) / 1e9),
-        us_per_dispatch: None,
-        timer: timer.to_string(),
-        dispatches: None,
+    let entry = |name: &str, variant: &str, sizes: &[(&str, usize)], t: Timed, flops: f64| {
+        BenchResult::timed(name, Some(variant.to_string()), sizes_map(sizes), t).with_flops(flops)
     };
     let sum_backward = |y: &Var| -> Result<()> {
         let n = y.value().numel();
@@ -505,14 +496,14 @@ pub fn bench_conv(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Benc
         let w = Var::parameter(random(ctx, &[128, 64, 4, 4], 7)?);
         let sizes = [("n", 16), ("c", 64), ("h", 32), ("o", 128), ("k", 4), ("s", 2)];
         let flops = conv_flops(16 * 16 * 16, 64 * 16, 128);
-        let (ms, timer) = time_median(ctx, cfg.reps, || crate::no_grad(|| conv2d(&x, &w, None, 2, 1, 1).map(drop)))?;
-        emit(entry("conv2d", "im2col_matmul", &sizes, ms, flops, timer), &mut out);
-        let (ms, timer) = time_median(ctx, cfg.reps, || {
+        let t = measure(ctx, Clock::Gpu, cfg.reps, false, || crate::no_grad(|| conv2d(&x, &w, None, 2, 1, 1).map(drop)))?;
+        emit(entry("conv2d", "im2col_matmul", &sizes, t, flops), &mut out);
+        let t = measure(ctx, Clock::Gpu, cfg.reps, false, || {
             x.zero_grad();
             w.zero_grad();
             sum_backward(&conv2d(&x, &w, None, 2, 1, 1)?)
         })?;
-        emit(entry("conv2d_fwd_bwd", "im2col_matmul", &sizes, ms, 3.0 * flops, timer), &mut out);
+        emit(entry("conv2d_fwd_bwd", "im2col_matmul", &sizes, t, 3.0 * flops), &mut out);
 
         // Generator layer 3: (16, 256, 8, 8) → (16, 128, 16, 16).
         let x = Var::parameter(random(ctx, &[16, 256, 8, 8], 8)?);
@@ -520,17 +511,17 @@ pub fn bench_conv(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Benc
         let sizes = [("n", 16), ("c", 256), ("h", 8), ("o", 128), ("k", 4), ("s", 2)];
         let flops = conv_flops(16 * 8 * 8, 128 * 16, 256);
         let o = ops::ConvOptions { stride: 2, padding: 1, dilation: 1, output_padding: 0 };
-        let (ms, timer) = time_median(ctx, cfg.reps, || crate::no_grad(|| conv_transpose2d(&x, &w, None, 2, 1, 0, 1).map(drop)))?;
-        emit(entry("conv_transpose2d", "gemm_col2im", &sizes, ms, flops, timer), &mut out);
-        let (ms, timer) =
-            time_median(ctx, cfg.reps.min(3), || ops::conv::conv_transpose2d_direct(x.value(), w.value(), None, &o).map(drop))?;
-        emit(entry("conv_transpose2d", "direct_gather", &sizes, ms, flops, timer), &mut out);
-        let (ms, timer) = time_median(ctx, cfg.reps, || {
+        let forward = || crate::no_grad(|| conv_transpose2d(&x, &w, None, 2, 1, 0, 1).map(drop));
+        emit(entry("conv_transpose2d", "gemm_col2im", &sizes, measure(ctx, Clock::Gpu, cfg.reps, false, forward)?, flops), &mut out);
+        let direct = || ops::conv::conv_transpose2d_direct(x.value(), w.value(), None, &o).map(drop);
+        let t = measure(ctx, Clock::Gpu, cfg.reps.min(3), false, direct)?;
+        emit(entry("conv_transpose2d", "direct_gather", &sizes, t, flops), &mut out);
+        let t = measure(ctx, Clock::Gpu, cfg.reps, false, || {
             x.zero_grad();
             w.zero_grad();
             sum_backward(&conv_transpose2d(&x, &w, None, 2, 1, 0, 1)?)
         })?;
-        emit(entry("conv_transpose2d_fwd_bwd", "gemm_col2im", &sizes, ms, 3.0 * flops, timer), &mut out);
+        emit(entry("conv_transpose2d_fwd_bwd", "gemm_col2im", &sizes, t, 3.0 * flops), &mut out);
     }
 
     // The generator: FLOPs of its five transposed convolutions.
@@ -539,22 +530,13 @@ pub fn bench_conv(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Benc
     let grid = [(1, 100, 512), (4, 512, 256), (8, 256, 128), (16, 128, 64), (32, 64, 3)];
     let flops: f64 = grid.iter().map(|&(h, c, o)| conv_flops(16 * h * h, o * 16, c)).sum();
     let sizes = [("batch", 16), ("nz", 100), ("ngf", 64), ("size", 64)];
-    let wall = |run: &dyn Fn() -> Result<()>| -> Result<f64> {
-        run()?; // warm-up: pipelines, autotune, pool
-        let mut times = Vec::new();
-        for _ in 0..cfg.reps.max(1) {
-            let start = Instant::now();
-            run()?;
-            times.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-        Ok(median(times))
-    };
-    let ms = wall(&|| {
+    let wall = |run: &dyn Fn() -> Result<()>| measure(ctx, Clock::Wall, cfg.reps, false, run);
+    let t = wall(&|| {
         crate::no_grad(|| generator_forward(&layers, &z).map(drop))?;
         ctx.sync()
     })?;
-    emit(entry("generator_forward", "no_bn", &sizes, ms, flops, "wall"), &mut out);
-    let ms = wall(&|| {
+    emit(entry("generator_forward", "no_bn", &sizes, t, flops), &mut out);
+    let t = wall(&|| {
         for l in &layers {
             l.weight.zero_grad();
         }
@@ -563,35 +545,32 @@ pub fn bench_conv(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Benc
     })?;
     // Backward: input and weight gradients, twice the forward's FLOPs
     // (the first layer's input gradient is not needed, nor computed).
-    emit(entry("generator_fwd_bwd", "no_bn", &sizes, ms, 3.0 * flops, "wall"), &mut out);
+    emit(entry("generator_fwd_bwd", "no_bn", &sizes, t, 3.0 * flops), &mut out);
     Ok(out)
 }
 
-/// Runs the selected groups and returns the report.
+/// Runs the selected groups and returns the report; a config that names no
+/// group or size that exists is an error (see [`BenchConfig::validate`]).
 pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<BenchReport> {
+    cfg.validate()?;
     let info = ctx.adapter_info();
-    let wants = |g: &str| cfg.only.is_empty() || cfg.only.iter().any(|o| o == g);
+    let named = |g: &str| cfg.only.iter().any(|o| o == g);
+    let wants = |g: &str| cfg.only.is_empty() || named(g);
+    // Slow groups run unasked only without `sizes`, so small-size runs stay quick.
+    let slow = |g: &str| named(g) || (cfg.only.is_empty() && cfg.sizes.is_none());
+    type Group = fn(&Context, &BenchConfig, &mut dyn FnMut(&BenchResult)) -> Result<Vec<BenchResult>>;
+    let groups: [(bool, Group); 7] = [
+        (wants("matmul"), |c, g, r| bench_matmul(c, g, r)),
+        (wants("dispatch"), |c, g, r| bench_dispatch(c, g, r)),
+        (slow("rnn"), |c, g, r| bench_rnn(c, g, r)),
+        (slow("speech"), |c, g, r| bench_speech(c, g, r)),
+        (wants("ctc"), |c, g, r| bench_ctc(c, g, r)),
+        (slow("dcgan"), |c, g, r| bench_dcgan(c, g, r)),
+        (slow("conv") || named("generator"), |c, g, r| bench_conv(c, g, r)),
+    ];
     let mut results = Vec::new();
-    if wants("matmul") {
-        results.extend(bench_matmul(ctx, cfg, &mut report)?);
-    }
-    if wants("dispatch") {
-        results.extend(bench_dispatch(ctx, cfg, &mut report)?);
-    }
-    if cfg.only.iter().any(|o| o == "rnn") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
-        results.extend(bench_rnn(ctx, cfg, &mut report)?);
-    }
-    if cfg.only.iter().any(|o| o == "speech") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
-        results.extend(bench_speech(ctx, cfg, &mut report)?);
-    }
-    if wants("ctc") {
-        results.extend(bench_ctc(ctx, cfg, &mut report)?);
-    }
-    if cfg.only.iter().any(|o| o == "dcgan") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
-        results.extend(bench_dcgan(ctx, cfg, &mut report)?);
-    }
-    if cfg.only.iter().any(|o| o == "conv" || o == "generator") || (cfg.only.is_empty() && cfg.sizes.is_none()) {
-        results.extend(bench_conv(ctx, cfg, &mut report)?);
+    for (_, group) in groups.iter().filter(|(selected, _)| *selected) {
+        results.extend(group(ctx, cfg, &mut report)?);
     }
     Ok(BenchReport {
         adapter: AdapterReport {

@@ -16,9 +16,8 @@
 //! checkpoint can save [`Optimizer::state`] together with
 //! [`Optimizer::step_count`] and restore both.
 
-use bytemuck::{Pod, Zeroable};
-
 use crate::error::{Error, Result};
+use crate::kernels::optim::{self as kernel, AdamParams, ClipParams, SgdParams};
 use crate::ops::{self, grid_1d};
 use crate::tensor::Tensor;
 use crate::DType;
@@ -84,42 +83,6 @@ pub struct Adam {
     moments: Vec<(Tensor, Tensor)>,
     shapes: Option<Vec<Vec<usize>>>,
     steps: u64,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct SgdParams {
-    n: u32,
-    first: u32,
-    nesterov: u32,
-    _pad: u32,
-    lr: f32,
-    momentum: f32,
-    dampening: f32,
-    weight_decay: f32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct AdamParams {
-    n: u32,
-    _pad: [u32; 3],
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    step_size: f32,
-    bc2_sqrt: f32,
-    _pad3: f32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct ClipParams {
-    n: u32,
-    max_norm: f32,
-    _pad: [u32; 2],
 }
 
 impl Sgd {
@@ -201,10 +164,9 @@ impl Optimizer for Sgd {
             if with_momentum {
                 let buf = &self.buffers[i];
                 p.same_context("sgd", buf)?;
-                let bindings = [p.binding(1), g.binding(2), buf.binding(3)];
-                ctx.dispatch("optim", "sgd_momentum", &[], bytemuck::bytes_of(&sp), &bindings, grid)?;
+                kernel::record_sgd_momentum(ctx, &sp, p, g, buf, grid)?;
             } else {
-                ctx.dispatch("optim", "sgd", &[], bytemuck::bytes_of(&sp), &[p.binding(1), g.binding(2)], grid)?;
+                kernel::record_sgd(ctx, &sp, p, g, grid)?;
             }
         }
         self.steps += 1;
@@ -314,14 +276,15 @@ impl Optimizer for Adam {
         let exp = i32::try_from(t).unwrap_or(i32::MAX);
         let bc1 = 1.0 - (self.beta1 as f64).powi(exp);
         let bc2 = 1.0 - (self.beta2 as f64).powi(exp);
-        let decoupled = [("DECOUPLED", if self.decoupled_weight_decay { 1.0 } else { 0.0 })];
         for ((p, g), (m, v)) in params.iter().zip(&self.moments) {
             let ctx = p.context();
             p.same_context("adam", m)?;
             let n = p.numel();
             let ap = AdamParams {
                 n: ops::as_u32("adam", "elements", n)?,
-                _pad: [0; 3],
+                _pad0: 0,
+                _pad1: 0,
+                _pad2: 0,
                 lr: self.lr,
                 beta1: self.beta1,
                 beta2: self.beta2,
@@ -331,8 +294,7 @@ impl Optimizer for Adam {
                 bc2_sqrt: bc2.sqrt() as f32,
                 _pad3: 0.0,
             };
-            let bindings = [p.binding(1), g.binding(2), m.binding(3), v.binding(4)];
-            ctx.dispatch("optim", "adam", &decoupled, bytemuck::bytes_of(&ap), &bindings, grid_1d(ctx, n.div_ceil(256) as u64)?)?;
+            kernel::record_adam(ctx, &ap, self.decoupled_weight_decay, p, g, m, v, grid_1d(ctx, n.div_ceil(256) as u64)?)?;
         }
         self.steps = t;
         Ok(())
@@ -479,12 +441,12 @@ pub fn clip_grad_norm(grads: &[&Tensor], max_norm: f32) -> Result<Tensor> {
     };
     let total = Tensor::empty(ctx, &[1], DType::F32)?;
     let coef = Tensor::empty(ctx, &[1], DType::F32)?;
-    let cp = ClipParams { n: 1, max_norm, _pad: [0; 2] };
-    ctx.dispatch("optim", "clip_coef", &[], bytemuck::bytes_of(&cp), &[sumsq.binding(8), total.binding(9), coef.binding(10)], [1, 1, 1])?;
+    let cp = ClipParams { n: 1, max_norm, _pad0: 0, _pad1: 0 };
+    kernel::record_clip_coef(ctx, &cp, &sumsq, &total, &coef)?;
     for g in grads {
         let n = g.numel();
-        let cp = ClipParams { n: ops::as_u32("clip_grad_norm", "elements", n)?, max_norm, _pad: [0; 2] };
-        ctx.dispatch("optim", "clip_scale", &[], bytemuck::bytes_of(&cp), &[g.binding(11), coef.binding(12)], grid_1d(ctx, n.div_ceil(256) as u64)?)?;
+        let cp = ClipParams { n: ops::as_u32("clip_grad_norm", "elements", n)?, max_norm, _pad0: 0, _pad1: 0 };
+        kernel::record_clip_scale(ctx, &cp, g, &coef, grid_1d(ctx, n.div_ceil(256) as u64)?)?;
     }
     Ok(total)
 }

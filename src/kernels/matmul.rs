@@ -1,9 +1,127 @@
-//! Launcher of shaders/matmul.wgsl (to be filled in: see src/kernels/reduce.rs).
+//! Launcher of shaders/matmul.wgsl: C = act(op(A)·op(B) + bias), batched,
+//! vec4 loads (M, N and K multiples of 4): register-tile entry points (4x4 to
+//! 8x8 outputs per invocation) and one workgroup-memory tiled entry point.
+//! Variant choice and autotune are in `ops::matmul`; shaders/matmul_scalar.wgsl
+//! and shaders/matmul_subgroup.wgsl share this file's [`Params`] (their
+//! structs are identical) and [`Spec`].
 
-use super::Contract;
+use super::{record, Contract, Entry, Slot};
+use crate::error::Result;
+use crate::gpu::Context;
+use crate::tensor::Tensor;
 
 /// The file stem in the registry.
 pub const KERNEL: &str = "matmul";
 
-/// Everything this launcher declares, for the contract test.
-pub const CONTRACT: Contract = Contract { kernel: KERNEL, params: &[], entries: &[] };
+super::params! {
+    /// Mirrors `Params` in shaders/matmul.wgsl (and the identical structs of
+    /// shaders/matmul_scalar.wgsl and shaders/matmul_subgroup.wgsl). Strides
+    /// are per batch, in the shader's load unit: vec4 here and in the
+    /// subgroup shader, elements in the scalar one; 0 broadcasts.
+    pub struct Params as "Params" {
+        m: u32,
+        n: u32,
+        k: u32,
+        batch: u32,
+        stride_a: u32,
+        stride_b: u32,
+        stride_c: u32,
+        slope: f32,
+    }
+}
+
+/// The specialisation shared by the three matmul shaders (their `override`s
+/// TRANS_A, TRANS_B and ACT; HAS_BIAS follows from the bias passed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spec {
+    /// A stored (K, M) instead of (M, K).
+    pub trans_a: bool,
+    /// B stored (N, K) instead of (K, N).
+    pub trans_b: bool,
+    /// 0 none, 1 relu, 2 leaky_relu (slope in `Params::slope`), 3 tanh, 4 sigmoid.
+    pub act: u32,
+}
+
+impl Spec {
+    /// The override constants, in the order every matmul launcher passes them.
+    pub(crate) fn constants(&self, has_bias: bool) -> Vec<(&'static str, f64)> {
+        let b = |x: bool| if x { 1.0 } else { 0.0 };
+        vec![("TRANS_A", b(self.trans_a)), ("TRANS_B", b(self.trans_b)), ("HAS_BIAS", b(has_bias)), ("ACT", self.act as f64)]
+    }
+}
+
+/// `p`: the params block.
+pub const P: Slot = Slot::uniform("p", 0);
+/// `a`: A (batch, M, K) or (batch, K, M), as vec4.
+pub const A: Slot = Slot::read("a", 1);
+/// `b`: B (batch, K, N) or (batch, N, K), as vec4.
+pub const B: Slot = Slot::read("b", 2);
+/// `c`: C (batch, M, N), as vec4.
+pub const C: Slot = Slot::read_write("c", 3);
+/// `bias`: (N,), as vec4 (statically used: something is always bound).
+pub const BIAS: Slot = Slot::read("bias", 4);
+
+/// 4x4 outputs per invocation, WG_X × WG_Y invocations per workgroup.
+pub const MM_4X4: Entry = Entry { name: "mm_4x4", slots: &[P, A, B, C, BIAS] };
+/// 8x4 outputs per invocation.
+pub const MM_8X4: Entry = Entry { name: "mm_8x4", slots: &[P, A, B, C, BIAS] };
+/// 4x8 outputs per invocation.
+pub const MM_4X8: Entry = Entry { name: "mm_4x8", slots: &[P, A, B, C, BIAS] };
+/// 8x8 outputs per invocation.
+pub const MM_8X8: Entry = Entry { name: "mm_8x8", slots: &[P, A, B, C, BIAS] };
+/// 64x64 tiles staged in workgroup memory, 16x16 invocations of 4x4 each.
+pub const MM_TILED: Entry = Entry { name: "mm_tiled", slots: &[P, A, B, C, BIAS] };
+
+/// The register-tile entry points (workgroup size set by WG_X, WG_Y).
+pub const REGISTER_TILES: [Entry; 4] = [MM_4X4, MM_8X4, MM_4X8, MM_8X8];
+
+/// Everything above, for the contract test.
+pub const CONTRACT: Contract =
+    Contract { kernel: KERNEL, params: &[Params::LAYOUT], entries: &[MM_4X4, MM_8X4, MM_4X8, MM_8X8, MM_TILED] };
+
+/// The bias binding is statically used, so something must be bound even
+/// when HAS_BIAS is off; A is read-only, so it may stand in.
+pub(crate) fn bias_or<'a>(bias: Option<&'a Tensor>, a: &'a Tensor) -> &'a Tensor {
+    bias.unwrap_or(a)
+}
+
+/// C (batch, M, N) = act(op(A) · op(B) + bias) with `entry` one of
+/// [`REGISTER_TILES`], `wg` × `wg` invocations per workgroup, over `groups`
+/// = (⌈N / (cols·wg)⌉, ⌈M / (rows·wg)⌉, batch) workgroups.
+#[allow(clippy::too_many_arguments)]
+pub fn record_register_tile(
+    ctx: &Context,
+    entry: &Entry,
+    spec: &Spec,
+    wg: u32,
+    p: &Params,
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    bias: Option<&Tensor>,
+    groups: [u32; 3],
+) -> Result<()> {
+    debug_assert!(REGISTER_TILES.iter().any(|e| e.name == entry.name), "{} is not a register-tile entry", entry.name);
+    let mut constants = spec.constants(bias.is_some());
+    constants.push(("WG_X", wg as f64));
+    constants.push(("WG_Y", wg as f64));
+    let bindings = [A.bind(a), B.bind(b), C.bind(c), BIAS.bind(bias_or(bias, a))];
+    record(ctx, KERNEL, entry, &constants, p, &bindings, groups)
+}
+
+/// C (batch, M, N) = act(op(A) · op(B) + bias) in 64x64 tiles, over
+/// `groups` = (⌈N / 64⌉, ⌈M / 64⌉, batch) workgroups.
+#[allow(clippy::too_many_arguments)]
+pub fn record_mm_tiled(
+    ctx: &Context,
+    spec: &Spec,
+    p: &Params,
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    bias: Option<&Tensor>,
+    groups: [u32; 3],
+) -> Result<()> {
+    let bindings = [A.bind(a), B.bind(b), C.bind(c), BIAS.bind(bias_or(bias, a))];
+    record(ctx, KERNEL, &MM_TILED, &spec.constants(bias.is_some()), p, &bindings, groups)
+}

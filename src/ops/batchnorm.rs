@@ -3,11 +3,9 @@
 //! variance) and updates the running statistics in place (unbiased variance,
 //! `momentum`); evaluation mode normalises with the running statistics.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::{as_u32, grid_1d};
 use crate::error::{Error, Result};
-use crate::gpu::Binding;
+use crate::kernels::batchnorm::{self as kernel, Mode, Params};
 use crate::tensor::{DType, Tensor};
 
 /// Most values one invocation sums, and most partials one channel merges
@@ -15,19 +13,6 @@ use crate::tensor::{DType, Tensor};
 const MAX_CHUNK: usize = 32768;
 /// Values per partial at least: enough work per invocation to hide its cost.
 const MIN_CHUNK: usize = 1024;
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    n: u32,
-    c: u32,
-    l: u32,
-    chunk: u32,
-    chunks: u32,
-    total: u32,
-    momentum: f32,
-    eps: f32,
-}
 
 /// Sizes of one batch-norm call over x (N, C, H, W).
 #[derive(Clone, Copy, Debug)]
@@ -89,17 +74,9 @@ impl Dims {
     }
 }
 
-fn run(x: &Tensor, entry: &str, affine: bool, training: bool, p: &Params, bindings: &[Binding<'_>]) -> Result<()> {
-    let ctx = x.context();
-    let b = |v: bool| if v { 1.0 } else { 0.0 };
-    ctx.dispatch(
-        "batchnorm",
-        entry,
-        &[("HAS_AFFINE", b(affine)), ("TRAINING", b(training))],
-        bytemuck::bytes_of(p),
-        bindings,
-        grid_1d(ctx, (p.total as usize).div_ceil(256) as u64)?,
-    )
+/// Workgroups for `p.total` invocations, 256 per workgroup.
+fn groups(x: &Tensor, p: &Params) -> Result<[u32; 3]> {
+    grid_1d(x.context(), (p.total as usize).div_ceil(256) as u64)
 }
 
 /// BatchNorm2d forward of x (N, C, H, W): (y, stats (2, C) = mean and
@@ -125,24 +102,20 @@ pub fn batch_norm2d_forward(
     check_per_channel(op, x, &per_channel)?;
     let ctx = x.context();
     let stats = Tensor::empty(ctx, &[2, d.c], DType::F32)?;
-    let affine = weight.is_some();
+    let mode = Mode { affine: weight.is_some(), training };
     if training {
         let part = Tensor::empty(ctx, &[d.c, d.chunks, 3], DType::F32)?;
         let p = d.params(d.c * d.chunks, momentum, eps);
-        run(x, "bn_stats_partial", affine, training, &p, &[x.binding(1), part.binding(5)])?;
+        kernel::record_bn_stats_partial(ctx, &p, mode, x, &part, groups(x, &p)?)?;
         let p = d.params(d.c, momentum, eps);
-        let b = [part.binding(5), stats.binding(6), running_mean.binding(7), running_var.binding(8)];
-        run(x, "bn_stats_finalize", affine, training, &p, &b)?;
+        kernel::record_bn_stats_finalize(ctx, &p, mode, &part, &stats, running_mean, running_var, groups(x, &p)?)?;
     } else {
         let p = d.params(d.c, momentum, eps);
-        let b = [stats.binding(6), running_mean.binding(7), running_var.binding(8)];
-        run(x, "bn_stats_eval", affine, training, &p, &b)?;
+        kernel::record_bn_stats_eval(ctx, &p, mode, &stats, running_mean, running_var, groups(x, &p)?)?;
     }
     let y = Tensor::empty(ctx, x.shape(), DType::F32)?;
     let p = d.params(x.numel(), momentum, eps);
-    // Without affine the weight/bias bindings are never read; x stands in.
-    let (w, b) = (weight.unwrap_or(x), bias.unwrap_or(x));
-    run(x, "bn_forward", affine, training, &p, &[x.binding(1), w.binding(3), b.binding(4), stats.binding(6), y.binding(9)])?;
+    kernel::record_bn_forward(ctx, &p, mode, x, weight, bias, &stats, &y, groups(x, &p)?)?;
     Ok((y, stats))
 }
 
@@ -167,18 +140,16 @@ pub fn batch_norm2d_backward(
         return Err(Error::shape(&format!("{op} (x vs stats (2, C))"), x.shape(), stats.shape()));
     }
     let ctx = x.context();
-    let affine = weight.is_some();
+    let mode = Mode { affine: weight.is_some(), training };
     let part = Tensor::empty(ctx, &[d.c, d.chunks, 2], DType::F32)?;
     let dw = Tensor::empty(ctx, &[d.c], DType::F32)?;
     let db = Tensor::empty(ctx, &[d.c], DType::F32)?;
     let p = d.params(d.c * d.chunks, 0.0, 0.0);
-    run(x, "bn_backward_partial", affine, training, &p, &[x.binding(1), dy.binding(2), part.binding(5), stats.binding(6)])?;
+    kernel::record_bn_backward_partial(ctx, &p, mode, x, dy, &part, stats, groups(x, &p)?)?;
     let p = d.params(d.c, 0.0, 0.0);
-    run(x, "bn_backward_finalize", affine, training, &p, &[part.binding(5), dw.binding(10), db.binding(11)])?;
+    kernel::record_bn_backward_finalize(ctx, &p, mode, &part, &dw, &db, groups(x, &p)?)?;
     let dx = Tensor::empty(ctx, x.shape(), DType::F32)?;
     let p = d.params(x.numel(), 0.0, 0.0);
-    let w = weight.unwrap_or(x);
-    let b = [x.binding(1), dy.binding(2), w.binding(3), stats.binding(6), dx.binding(9), dw.binding(10), db.binding(11)];
-    run(x, "bn_backward_input", affine, training, &p, &b)?;
+    kernel::record_bn_backward_input(ctx, &p, mode, x, dy, weight, stats, &dx, &dw, &db, groups(x, &p)?)?;
     Ok((dx, dw, db))
 }

@@ -32,10 +32,9 @@
 //! on software adapters, the matmul's inner-dimension limit) runs in chunks
 //! of images; only a single image over the limit is an error.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::{as_u32, grid_1d, matmul_ex, MatmulOptions};
 use crate::error::{Error, Result};
+use crate::kernels::conv::{self as kernel, Params};
 use crate::tensor::{DType, Tensor};
 use crate::Context;
 
@@ -62,26 +61,6 @@ impl Default for ConvOptions {
     fn default() -> Self {
         ConvOptions { stride: 1, padding: 0, dilation: 1, output_padding: 0 }
     }
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    c: u32,
-    h: u32,
-    w: u32,
-    nb: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    stride: u32,
-    pad: u32,
-    dil: u32,
-    n0: u32,
-    total: u32,
-    cin: u32,
-    _pad: [u32; 2],
 }
 
 /// One convolution's geometry: the image side (C, H, W) that im2col reads
@@ -125,7 +104,8 @@ impl Geom {
             n0: n0 as u32,
             total: as_u32("conv", "elements per dispatch", total)?,
             cin: 0,
-            _pad: [0; 2],
+            _pad1: 0,
+            _pad2: 0,
         })
     }
 }
@@ -199,33 +179,9 @@ fn chunk_images(ctx: &Context, op: &str, n: usize, floats_per_image: usize, l: u
     Ok(nb.max(1))
 }
 
-fn dispatch(ctx: &Context, entry: &str, p: &Params, bias: Option<&Tensor>, bindings: &[crate::gpu::Binding<'_>]) -> Result<()> {
-    // The geometry is specialised into the pipeline (divisions by constants
-    // are cheap on llvmpipe, runtime vector divisions are not): one pipeline
-    // per layer shape and entry point, compiled once per context.
-    let constants = [
-        ("HAS_BIAS", if bias.is_some() { 1.0 } else { 0.0 }),
-        ("C", p.c as f64),
-        ("H", p.h as f64),
-        ("W", p.w as f64),
-        ("NB", p.nb as f64),
-        ("OH", p.oh as f64),
-        ("OW", p.ow as f64),
-        ("KH", p.kh as f64),
-        ("KW", p.kw as f64),
-        ("S", p.stride as f64),
-        ("P", p.pad as f64),
-        ("D", p.dil as f64),
-        ("CIN", p.cin as f64),
-    ];
-    ctx.dispatch(
-        "conv",
-        entry,
-        &constants,
-        bytemuck::bytes_of(p),
-        bindings,
-        grid_1d(ctx, (p.total as usize).div_ceil(256) as u64)?,
-    )
+/// Workgroups for `p.total` invocations, 256 per workgroup.
+fn groups(ctx: &Context, p: &Params) -> Result<[u32; 3]> {
+    grid_1d(ctx, (p.total as usize).div_ceil(256) as u64)
 }
 
 /// cols (C·kh·kw, nb·L) of images n0..n0+nb of `img` (N, C, H, W).
@@ -233,15 +189,15 @@ fn im2col(img: &Tensor, g: &Geom, n0: usize, nb: usize) -> Result<Tensor> {
     let ctx = img.context();
     let cols = Tensor::empty(ctx, &[g.k(), nb * g.l()], DType::F32)?;
     let p = g.params(n0, nb, cols.numel())?;
-    dispatch(ctx, "im2col", &p, None, &[img.binding(1), cols.binding(2)])?;
+    kernel::record_im2col(ctx, &p, img, &cols, groups(ctx, &p)?)?;
     Ok(cols)
 }
 
 /// Writes images n0..n0+nb of `out` (N, C, H, W) from cols (C·kh·kw, nb·L), plus bias.
 fn col2im_into(cols: &Tensor, g: &Geom, n0: usize, nb: usize, out: &Tensor, bias: Option<&Tensor>) -> Result<()> {
     let p = g.params(n0, nb, nb * g.c * g.h * g.w)?;
-    let b = bias.unwrap_or(cols);
-    dispatch(out.context(), "col2im", &p, bias, &[cols.binding(3), out.binding(4), b.binding(5)])
+    let ctx = out.context();
+    kernel::record_col2im(ctx, &p, cols, out, bias, groups(ctx, &p)?)
 }
 
 /// Geometry of a plain (C, L) permute: the kernel reads c, h·w and nb only.
@@ -254,15 +210,15 @@ fn nchw_to_cn(t: &Tensor, c: usize, l: usize, n0: usize, nb: usize) -> Result<Te
     let ctx = t.context();
     let out = Tensor::empty(ctx, &[c, nb * l], DType::F32)?;
     let p = perm_geom(c, l).params(n0, nb, out.numel())?;
-    dispatch(ctx, "nchw_to_cn", &p, None, &[out.binding(4), t.binding(6)])?;
+    kernel::record_nchw_to_cn(ctx, &p, t, &out, groups(ctx, &p)?)?;
     Ok(out)
 }
 
 /// Writes images n0..n0+nb of `out` (N, C, L…) from `src` (C, nb·L), plus bias.
 fn cn_to_nchw_into(src: &Tensor, c: usize, l: usize, n0: usize, nb: usize, out: &Tensor, bias: Option<&Tensor>) -> Result<()> {
     let p = perm_geom(c, l).params(n0, nb, nb * c * l)?;
-    let b = bias.unwrap_or(src);
-    dispatch(out.context(), "cn_to_nchw", &p, bias, &[out.binding(4), b.binding(5), src.binding(6)])
+    let ctx = out.context();
+    kernel::record_cn_to_nchw(ctx, &p, src, out, bias, groups(ctx, &p)?)
 }
 
 fn mm(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
@@ -504,7 +460,6 @@ pub fn conv_transpose2d_direct(x: &Tensor, w: &Tensor, b: Option<&Tensor>, o: &C
     let y = Tensor::empty(ctx, &[g.n, g.c, g.h, g.w], DType::F32)?;
     let mut p = g.params(0, g.n, y.numel())?;
     p.cin = in_c as u32;
-    let bias = b.unwrap_or(x);
-    dispatch(ctx, "convt_direct", &p, b, &[y.binding(4), bias.binding(5), x.binding(6), w.binding(7)])?;
+    kernel::record_convt_direct(ctx, &p, x, w, b, &y, groups(ctx, &p)?)?;
     Ok(y)
 }

@@ -1,9 +1,8 @@
 //! Elementwise maps and broadcasting binary ops (shaders/elementwise.wgsl).
 
-use bytemuck::{Pod, Zeroable};
-
 use super::{as_u32, check_f32_pair, grid_1d, resolve_axis};
 use crate::error::{Error, Result};
+use crate::kernels::elementwise::{self as kernel, Binary, BinaryParams, Unary, UnaryParams};
 use crate::tensor::Tensor;
 use crate::DType;
 
@@ -33,18 +32,19 @@ pub enum UnaryOp {
 }
 
 impl UnaryOp {
-    fn code(self) -> (f64, f32, f32) {
+    /// The shader's op code, α and β.
+    fn code(self) -> (Unary, f32, f32) {
         match self {
-            UnaryOp::Scale(a) => (0.0, a, 0.0),
-            UnaryOp::Relu => (1.0, 0.0, 0.0),
-            UnaryOp::LeakyRelu(s) => (2.0, s, 0.0),
-            UnaryOp::Tanh => (3.0, 0.0, 0.0),
-            UnaryOp::Sigmoid => (4.0, 0.0, 0.0),
-            UnaryOp::Exp => (5.0, 0.0, 0.0),
-            UnaryOp::Log => (6.0, 0.0, 0.0),
-            UnaryOp::Clamp(lo, hi) => (7.0, lo, hi),
-            UnaryOp::Neg => (8.0, 0.0, 0.0),
-            UnaryOp::AddScalar(c) => (9.0, c, 0.0),
+            UnaryOp::Scale(a) => (Unary::Scale, a, 0.0),
+            UnaryOp::Relu => (Unary::Relu, 0.0, 0.0),
+            UnaryOp::LeakyRelu(s) => (Unary::LeakyRelu, s, 0.0),
+            UnaryOp::Tanh => (Unary::Tanh, 0.0, 0.0),
+            UnaryOp::Sigmoid => (Unary::Sigmoid, 0.0, 0.0),
+            UnaryOp::Exp => (Unary::Exp, 0.0, 0.0),
+            UnaryOp::Log => (Unary::Log, 0.0, 0.0),
+            UnaryOp::Clamp(lo, hi) => (Unary::Clamp, lo, hi),
+            UnaryOp::Neg => (Unary::Neg, 0.0, 0.0),
+            UnaryOp::AddScalar(c) => (Unary::AddScalar, c, 0.0),
         }
     }
 }
@@ -62,28 +62,8 @@ pub enum BinaryOp {
     Div,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct UnaryParams {
-    n: u32,
-    alpha: f32,
-    beta: f32,
-    _pad: u32,
-}
-
 /// Most dimensions a broadcasting binary op handles.
-pub const MAX_RANK: usize = 8;
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct BinaryParams {
-    n: u32,
-    rank: u32,
-    _pad: [u32; 2],
-    shape: [u32; MAX_RANK],
-    stride_a: [u32; MAX_RANK],
-    stride_b: [u32; MAX_RANK],
-}
+pub const MAX_RANK: usize = kernel::MAX_RANK;
 
 /// y = op(x), a new tensor of x's shape.
 pub fn unary(x: &Tensor, op: UnaryOp) -> Result<Tensor> {
@@ -98,14 +78,7 @@ pub fn unary(x: &Tensor, op: UnaryOp) -> Result<Tensor> {
     let n = x.numel();
     let (code, alpha, beta) = op.code();
     let params = UnaryParams { n: as_u32("unary", "elements", n)?, alpha, beta, _pad: 0 };
-    ctx.dispatch(
-        "elementwise",
-        "unary",
-        &[("UNARY_OP", code)],
-        bytemuck::bytes_of(&params),
-        &[x.binding(1), out.binding(2)],
-        grid_1d(ctx, n.div_ceil(256) as u64)?,
-    )?;
+    kernel::record_unary(ctx, &params, code, x, &out, grid_1d(ctx, n.div_ceil(256) as u64)?)?;
     Ok(out)
 }
 
@@ -143,10 +116,10 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
     let name = format!("{op:?}").to_lowercase();
     let shape = broadcast_shape(&name, a.shape(), b.shape())?;
     let code = match op {
-        BinaryOp::Add => 0.0,
-        BinaryOp::Sub => 1.0,
-        BinaryOp::Mul => 2.0,
-        BinaryOp::Div => 3.0,
+        BinaryOp::Add => Binary::Add,
+        BinaryOp::Sub => Binary::Sub,
+        BinaryOp::Mul => Binary::Mul,
+        BinaryOp::Div => Binary::Div,
     };
     broadcast_op(&name, a, b, &shape, code)
 }
@@ -154,7 +127,7 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
 /// 1.0 where a == b, else 0.0 (broadcasting).
 pub fn equal(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let shape = broadcast_shape("equal", a.shape(), b.shape())?;
-    broadcast_op("equal", a, b, &shape, 5.0)
+    broadcast_op("equal", a, b, &shape, Binary::Equal)
 }
 
 /// `x` broadcast to `shape` (NumPy rules), copied into a new tensor.
@@ -162,12 +135,12 @@ pub fn expand(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     if broadcast_shape("expand", x.shape(), shape)? != shape {
         return Err(Error::shape("expand", x.shape(), shape));
     }
-    broadcast_op("expand", x, x, shape, 4.0)
+    broadcast_op("expand", x, x, shape, Binary::CopyA)
 }
 
 /// The kernel behind `binary`, `equal` and `expand`: out has `shape`, and
 /// both inputs broadcast to it.
-fn broadcast_op(name: &str, a: &Tensor, b: &Tensor, shape: &[usize], code: f64) -> Result<Tensor> {
+fn broadcast_op(name: &str, a: &Tensor, b: &Tensor, shape: &[usize], code: Binary) -> Result<Tensor> {
     check_f32_pair(name, a, b)?;
     if shape.len() > MAX_RANK {
         return Err(Error::invalid_shape(name, format!("rank {} exceeds {MAX_RANK}", shape.len())));
@@ -179,7 +152,8 @@ fn broadcast_op(name: &str, a: &Tensor, b: &Tensor, shape: &[usize], code: f64) 
     let mut params = BinaryParams {
         n: as_u32(name, "elements", n)?,
         rank: shape.len() as u32,
-        _pad: [0; 2],
+        _pad0: 0,
+        _pad1: 0,
         shape: [1; MAX_RANK],
         stride_a: [0; MAX_RANK],
         stride_b: [0; MAX_RANK],
@@ -190,14 +164,7 @@ fn broadcast_op(name: &str, a: &Tensor, b: &Tensor, shape: &[usize], code: f64) 
         params.stride_a[i] = sa[i] as u32;
         params.stride_b[i] = sb[i] as u32;
     }
-    ctx.dispatch(
-        "elementwise",
-        "binary",
-        &[("BINARY_OP", code), ("BROADCAST", if same { 0.0 } else { 1.0 })],
-        bytemuck::bytes_of(&params),
-        &[a.binding(3), b.binding(4), out.binding(2)],
-        grid_1d(ctx, n.div_ceil(256) as u64)?,
-    )?;
+    kernel::record_binary(ctx, &params, code, !same, a, b, &out, grid_1d(ctx, n.div_ceil(256) as u64)?)?;
     Ok(out)
 }
 
@@ -215,14 +182,7 @@ pub fn unary_backward(x: &Tensor, y: &Tensor, dy: &Tensor, op: UnaryOp) -> Resul
     let n = x.numel();
     let (code, alpha, beta) = op.code();
     let params = UnaryParams { n: as_u32("unary_backward", "elements", n)?, alpha, beta, _pad: 0 };
-    ctx.dispatch(
-        "elementwise",
-        "unary_backward",
-        &[("UNARY_OP", code)],
-        bytemuck::bytes_of(&params),
-        &[x.binding(1), y.binding(3), dy.binding(4), out.binding(2)],
-        grid_1d(ctx, n.div_ceil(256) as u64)?,
-    )?;
+    kernel::record_unary_backward(ctx, &params, code, x, y, dy, &out, grid_1d(ctx, n.div_ceil(256) as u64)?)?;
     Ok(out)
 }
 

@@ -8,10 +8,10 @@
 
 use std::time::Instant;
 
-use bytemuck::{Pod, Zeroable};
-
 use super::{as_u32, check_f32_pair};
 use crate::error::{Error, Result};
+use crate::kernels::matmul::{self as vec4_kernel, Params, Spec};
+use crate::kernels::{matmul_scalar, matmul_subgroup, Entry};
 use crate::tensor::Tensor;
 use crate::Context;
 
@@ -32,13 +32,14 @@ pub enum Activation {
 }
 
 impl Activation {
-    fn code(self) -> (f64, f32) {
+    /// The shaders' ACT code and leaky slope.
+    fn code(self) -> (u32, f32) {
         match self {
-            Activation::None => (0.0, 0.0),
-            Activation::Relu => (1.0, 0.0),
-            Activation::LeakyRelu(s) => (2.0, s),
-            Activation::Tanh => (3.0, 0.0),
-            Activation::Sigmoid => (4.0, 0.0),
+            Activation::None => (0, 0.0),
+            Activation::Relu => (1, 0.0),
+            Activation::LeakyRelu(s) => (2, s),
+            Activation::Tanh => (3, 0.0),
+            Activation::Sigmoid => (4, 0.0),
         }
     }
 }
@@ -134,20 +135,20 @@ impl MatmulVariant {
     /// (entry point, rows per invocation, cols per invocation, workgroup
     /// edge in invocations). Subgroup variants: rows and cols per workgroup
     /// (one subgroup of 8), edge unused.
-    fn layout(self) -> (&'static str, u32, u32, u32) {
+    fn layout(self) -> (Entry, u32, u32, u32) {
         match self {
-            MatmulVariant::Auto | MatmulVariant::R4x4 => ("mm_4x4", 4, 4, 8),
-            MatmulVariant::R8x4 => ("mm_8x4", 8, 4, 8),
-            MatmulVariant::R4x8 => ("mm_4x8", 4, 8, 8),
-            MatmulVariant::R8x8 => ("mm_8x8", 8, 8, 8),
-            MatmulVariant::Tiled => ("mm_tiled", 4, 4, 16),
-            MatmulVariant::Scalar => ("mm_scalar", 4, 4, 8),
-            MatmulVariant::Sg64x64 => ("mm_sg64x64", 64, 64, 1),
-            MatmulVariant::Sg128x64 => ("mm_sg128x64", 128, 64, 1),
-            MatmulVariant::Sg64x128 => ("mm_sg64x128", 64, 128, 1),
-            MatmulVariant::Sg128x96 => ("mm_sg128x96", 128, 96, 1),
-            MatmulVariant::Sg32x64 => ("mm_sg32x64", 32, 64, 1),
-            MatmulVariant::Sg32x128 => ("mm_sg32x128", 32, 128, 1),
+            MatmulVariant::Auto | MatmulVariant::R4x4 => (vec4_kernel::MM_4X4, 4, 4, 8),
+            MatmulVariant::R8x4 => (vec4_kernel::MM_8X4, 8, 4, 8),
+            MatmulVariant::R4x8 => (vec4_kernel::MM_4X8, 4, 8, 8),
+            MatmulVariant::R8x8 => (vec4_kernel::MM_8X8, 8, 8, 8),
+            MatmulVariant::Tiled => (vec4_kernel::MM_TILED, 4, 4, 16),
+            MatmulVariant::Scalar => (matmul_scalar::MM_SCALAR, 4, 4, 8),
+            MatmulVariant::Sg64x64 => (matmul_subgroup::MM_SG64X64, 64, 64, 1),
+            MatmulVariant::Sg128x64 => (matmul_subgroup::MM_SG128X64, 128, 64, 1),
+            MatmulVariant::Sg64x128 => (matmul_subgroup::MM_SG64X128, 64, 128, 1),
+            MatmulVariant::Sg128x96 => (matmul_subgroup::MM_SG128X96, 128, 96, 1),
+            MatmulVariant::Sg32x64 => (matmul_subgroup::MM_SG32X64, 32, 64, 1),
+            MatmulVariant::Sg32x128 => (matmul_subgroup::MM_SG32X128, 32, 128, 1),
         }
     }
 
@@ -184,19 +185,6 @@ pub struct MatmulOptions<'a> {
     pub activation: Activation,
     /// Kernel variant (default: autotuned).
     pub variant: MatmulVariant,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    stride_a: u32,
-    stride_b: u32,
-    stride_c: u32,
-    slope: f32,
 }
 
 /// Resolved sizes of one product.
@@ -312,11 +300,7 @@ fn record(ctx: &Context, a: &Tensor, b: &Tensor, out: &Tensor, o: &MatmulOptions
     };
     let (entry, tm, tn, wg) = v.layout();
     let sg = v.uses_subgroups();
-    let (kernel, unit) = match v {
-        MatmulVariant::Scalar => ("matmul_scalar", 1),
-        _ if sg => ("matmul_subgroup", 4),
-        _ => ("matmul", 4),
-    };
+    let unit = if v == MatmulVariant::Scalar { 1 } else { 4 };
     let (act, slope) = o.activation.code();
     let params = Params {
         m: d.m as u32,
@@ -335,28 +319,14 @@ fn record(ctx: &Context, a: &Tensor, b: &Tensor, out: &Tensor, o: &MatmulOptions
     } else {
         (d.n.div_ceil((tn * wg) as usize), d.m.div_ceil((tm * wg) as usize))
     };
-    let b2 = |x: bool| if x { 1.0 } else { 0.0 };
-    let mut constants = vec![
-        ("TRANS_A", b2(o.trans_a)),
-        ("TRANS_B", b2(o.trans_b)),
-        ("HAS_BIAS", b2(o.bias.is_some())),
-        ("ACT", act),
-    ];
-    if kernel == "matmul" && v != MatmulVariant::Tiled {
-        constants.push(("WG_X", wg as f64));
-        constants.push(("WG_Y", wg as f64));
+    let groups = [as_u32("matmul", "workgroups x", gx)?, as_u32("matmul", "workgroups y", gy)?, d.batch as u32];
+    let spec = Spec { trans_a: o.trans_a, trans_b: o.trans_b, act };
+    match v {
+        MatmulVariant::Scalar => matmul_scalar::record_mm_scalar(ctx, &spec, &params, a, b, out, o.bias, groups),
+        MatmulVariant::Tiled => vec4_kernel::record_mm_tiled(ctx, &spec, &params, a, b, out, o.bias, groups),
+        _ if sg => matmul_subgroup::record_subgroup_tile(ctx, &entry, &spec, &params, a, b, out, o.bias, groups),
+        _ => vec4_kernel::record_register_tile(ctx, &entry, &spec, wg, &params, a, b, out, o.bias, groups),
     }
-    // The bias binding is statically used, so something must be bound even
-    // when the specialisation never reads it; A is read-only, so it may alias.
-    let bias = o.bias.unwrap_or(a);
-    ctx.dispatch(
-        kernel,
-        entry,
-        &constants,
-        bytemuck::bytes_of(&params),
-        &[a.binding(1), b.binding(2), out.binding(3), bias.binding(4)],
-        [as_u32("matmul", "workgroups x", gx)?, as_u32("matmul", "workgroups y", gy)?, d.batch as u32],
-    )
 }
 
 /// Rounds each size up to a power of two: shapes in one class share a choice.

@@ -1,5 +1,6 @@
-//! Operations: shape checks → uniform params → dispatch. Each op records into
-//! the context's open encoder and returns at once; nothing is submitted.
+//! Operations: shape checks → allocation and params → a `kernels::<stem>`
+//! launcher. Each op records into the context's open encoder and returns at
+//! once; nothing is submitted.
 
 pub mod ctc;
 pub mod batchnorm;

@@ -3,26 +3,16 @@
 //! exp and sum passes, because software adapters end shader loops after
 //! 65535 iterations per invocation.
 
-use bytemuck::{Pod, Zeroable};
-
 use super::elementwise::{binary, unary, BinaryOp, UnaryOp};
 use super::reduce::{reduce, ReduceOp, MAX_LOOP};
 use super::{as_u32, grid_1d, resolve_axis, split_at_axis};
 use crate::error::{Error, Result};
+use crate::kernels::softmax::{self as kernel, Params};
 use crate::tensor::Tensor;
 use crate::DType;
 
 /// The single kernel walks the axis three times.
 const SINGLE_KERNEL_MAX: usize = MAX_LOOP / 3;
-
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    outer: u32,
-    d: u32,
-    inner: u32,
-    _pad: u32,
-}
 
 fn run(x: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
     let name = if log { "log_softmax" } else { "softmax" };
@@ -38,14 +28,7 @@ fn run(x: &Tensor, axis: isize, log: bool) -> Result<Tensor> {
     let ctx = x.context();
     let out = Tensor::empty(ctx, x.shape(), DType::F32)?;
     let params = Params { outer: as_u32(name, "outer", outer)?, d: d as u32, inner: as_u32(name, "inner", inner)?, _pad: 0 };
-    ctx.dispatch(
-        "softmax",
-        "softmax",
-        &[("LOG", if log { 1.0 } else { 0.0 })],
-        bytemuck::bytes_of(&params),
-        &[x.binding(1), out.binding(2)],
-        grid_1d(ctx, (outer * inner).div_ceil(64) as u64)?,
-    )?;
+    kernel::record_softmax(ctx, &params, log, x, &out, grid_1d(ctx, (outer * inner).div_ceil(64) as u64)?)?;
     Ok(out)
 }
 
