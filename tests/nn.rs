@@ -1,5 +1,5 @@
 //! Layers on the tape: Linear, Embedding and Dropout against their CPU
-//! references (src/reference/nn.rs), finite-difference gradients, PyTorch
+//! references (src/reference/{matmul,embedding,dropout}.rs), finite-difference gradients, PyTorch
 //! init ranges and parameter names, and the errors.
 
 mod common;
@@ -8,7 +8,7 @@ use common::{assert_close, ctx, random};
 use kairo::autograd::Var;
 use kairo::nn::{Dropout, Embedding, Linear, Module};
 use kairo::ops::Activation;
-use kairo::reference::nn as refnn;
+use kairo::reference::{dropout as refdrop, embedding as refemb, matmul as refmm};
 use kairo::{Error, Tensor};
 use rand::SeedableRng;
 
@@ -40,10 +40,10 @@ fn linear_gradcheck(batch: Option<usize>, rows: usize, in_f: usize, out_f: usize
     assert_eq!(y.shape(), yshape);
 
     // forward vs reference (K ≤ 8 terms: f32 rounding ~1e-6)
-    let want = refnn::linear(&xd, &wd, Some(&bd), total_rows, in_f, out_f, act);
+    let want = refmm::linear(&xd, &wd, Some(&bd), total_rows, in_f, out_f, act);
     assert_close("linear forward", &y.value().to_vec().unwrap(), &want, 1e-5, 1e-5);
 
-    let cpu = |xs: &[Vec<f64>]| refnn::linear(&xs[0], &xs[1], Some(&xs[2]), total_rows, in_f, out_f, act);
+    let cpu = |xs: &[Vec<f64>]| refmm::linear(&xs[0], &xs[1], Some(&xs[2]), total_rows, in_f, out_f, act);
     let params = [&x, &lin.weight, lin.bias.as_ref().unwrap()];
     common::check_backward(&format!("linear {xshape:?} {act:?}"), &y, &params, &[xd, wd, bd], &cpu);
 }
@@ -70,7 +70,7 @@ fn linear_without_bias() {
     let xd = random(4 * 5, 4);
     let y = lin.forward(&Var::constant(Tensor::from_slice(&c, &xd, &[4, 5]).unwrap())).unwrap();
     let wd = lin.weight.value().to_vec().unwrap();
-    assert_close("linear no bias", &y.value().to_vec().unwrap(), &refnn::linear(&xd, &wd, None, 4, 5, 3, Activation::None), 1e-5, 1e-5);
+    assert_close("linear no bias", &y.value().to_vec().unwrap(), &refmm::linear(&xd, &wd, None, 4, 5, 3, Activation::None), 1e-5, 1e-5);
 }
 
 #[test]
@@ -130,11 +130,11 @@ fn embedding_forward_backward_with_duplicates_and_padding() {
             let y = emb.forward(&t).unwrap();
             assert_eq!(y.shape(), [2, 3, 2, dim]);
             // a gather: exact
-            assert_close("embedding forward", &y.value().to_vec().unwrap(), &refnn::embedding(&wd, num, dim, &idx), 0.0, 0.0);
+            assert_close("embedding forward", &y.value().to_vec().unwrap(), &refemb::embedding(&wd, num, dim, &idx), 0.0, 0.0);
             let dy = random(y.value().numel(), 11);
             y.backward_with(Tensor::from_slice(&c, &dy, y.shape()).unwrap()).unwrap();
             // sums of ≤ 4 terms in a fixed order: f32 rounding only
-            let want = refnn::embedding_backward(&dy, num, dim, &idx, padding);
+            let want = refemb::embedding_backward(&dy, num, dim, &idx, padding);
             assert_close("embedding backward", &emb.weight.grad().unwrap().to_vec().unwrap(), &want, 1e-6, 1e-6);
             if let Some(p) = padding {
                 assert!(emb.weight.grad().unwrap().to_vec().unwrap()[p * dim..(p + 1) * dim].iter().all(|&v| v == 0.0));
@@ -156,7 +156,7 @@ fn embedding_backward_over_several_chunks() {
     let dy = random(n * dim, 13);
     y.backward_with(Tensor::from_slice(&c, &dy, y.shape()).unwrap()).unwrap();
     // ~23000 f32 terms of size ≤ 1 with sums ~±100: rounding ≤ ~1e-3
-    let want = refnn::embedding_backward(&dy, num, dim, &idx, None);
+    let want = refemb::embedding_backward(&dy, num, dim, &idx, None);
     assert_close("embedding backward, chunked", &emb.weight.grad().unwrap().to_vec().unwrap(), &want, 5e-3, 1e-4);
 }
 
@@ -209,7 +209,7 @@ fn dropout_training_statistics_scale_and_reference() {
         let scale = 1.0 / (1.0 - p);
         assert!(y.iter().all(|&v| v == 0.0 || (v - scale).abs() <= 1e-6 * scale), "kept values scaled by 1/(1-p)");
         // the CPU hash is bit-identical
-        let want = refnn::dropout(&vec![1.0f32; n], 42, 0, p);
+        let want = refdrop::dropout(&vec![1.0f32; n], 42, 0, p);
         assert_close("dropout vs reference", &y, &want, 1e-6, 1e-6);
     }
 }
@@ -251,8 +251,8 @@ fn dropout_backward_is_masked_and_scaled() {
     let scale = 1.0 / (1.0 - p);
     let want: Vec<f32> = dy.iter().zip(&ym).map(|(&g, &y)| if y != 0.0 { g * scale } else { 0.0 }).collect();
     assert_close("dropout backward", &g, &want, 1e-6, 1e-6);
-    assert_close("dropout backward vs reference", &g, &refnn::dropout(&dy, 9, 1, p), 1e-6, 1e-6);
-    assert_close("dropout forward vs reference", &y, &refnn::dropout(&xd, 9, 0, p), 1e-6, 1e-6);
+    assert_close("dropout backward vs reference", &g, &refdrop::dropout(&dy, 9, 1, p), 1e-6, 1e-6);
+    assert_close("dropout forward vs reference", &y, &refdrop::dropout(&xd, 9, 0, p), 1e-6, 1e-6);
 }
 
 #[test]
