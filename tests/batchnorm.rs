@@ -7,7 +7,7 @@ mod common;
 use common::{assert_close, ctx, gradcheck, random};
 use kairo::nn::batchnorm::{batch_norm2d, BatchNorm2d};
 use kairo::nn::Module;
-use kairo::reference::conv as reference;
+use kairo::reference::batchnorm as reference;
 use kairo::{Tensor, Var};
 
 // Outputs are O(1) (normalised); the GPU sums ≤ 32768 values per partial in

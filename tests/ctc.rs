@@ -2,6 +2,9 @@
 //! against the f64 CPU reference, gradients by finite differences, both
 //! kernel layouts and both target layouts, the edges (empty targets,
 //! impossible alignments, long sequences) and the errors.
+//!
+//! Covers both stems shaders/ctc.wgsl and ctc_subgroup.wgsl (the subgroup
+//! forward), against src/reference/ctc.rs.
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! Recurrent layers (tanh RNN, LSTM, GRU): forward against the CPU
 //! reference, gradients against central finite differences of it, the
 //! dispatch count of a sweep, and the errors.
+//!
+//! Covers the stems shaders/rnn_cell.wgsl, lstm_cell.wgsl, gru_cell.wgsl
+//! (one cell step per dispatch) and rnn_fused.wgsl (product and cell in one
+//! dispatch), all against src/reference/rnn.rs; the stacks of
+//! rnn_layers.wgsl are in tests/rnn_layers.rs.
 
 mod common;
 

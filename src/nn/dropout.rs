@@ -5,7 +5,7 @@
 //! function of (seed, call counter, element index), hashed in the kernel,
 //! so runs are reproducible and the backward recomputes it instead of
 //! storing it. The counter advances on every training-mode forward, so
-//! successive batches get different masks; `reference::nn::dropout` is the
+//! successive batches get different masks; `reference::dropout::dropout` is the
 //! same function on the CPU.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

@@ -1,4 +1,5 @@
-//! CPU reference for the CTC loss (`crate::nn::ctc`, shaders/ctc.wgsl):
+//! CPU reference for the CTC loss (`crate::nn::ctc`, shaders/ctc.wgsl and
+//! its subgroup variant shaders/ctc_subgroup.wgsl, which compute the same):
 //! plain loops in f64 with true −inf for log 0, straight from Graves et
 //! al. (2006) eqs. 6-16, and PyTorch's gradient.
 //!

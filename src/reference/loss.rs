@@ -1,4 +1,4 @@
-//! CPU references for the losses in `nn::loss`: plain loops in f64,
+//! CPU references for the losses in `nn::loss` (shaders/loss.wgsl): plain loops in f64,
 //! PyTorch semantics. `Mean` and `Sum` return one element.
 
 use super::Real;

@@ -1,6 +1,11 @@
 //! Recurrent layers (tanh RNN, LSTM, GRU; one layer, one direction) as plain
 //! loops in f64, PyTorch semantics: gates (i, f, g, o) and (r, z, n) in the
 //! rows of `weight_ih` (G·H, I) / `weight_hh` (G·H, H), two biases (G·H,).
+//!
+//! One file for the recurrent kernels: shaders/rnn_cell.wgsl, lstm_cell.wgsl,
+//! gru_cell.wgsl (one cell step each) and rnn_fused.wgsl (product and cell in
+//! one dispatch) all compute a step of [`recurrent`]. The stacks of
+//! rnn_layers.wgsl are compositions of it (tests/rnn_layers.rs).
 
 use super::Real;
 use crate::nn::rnn::CellKind;

@@ -25,6 +25,11 @@ pub fn fresh_ctx() -> Context {
     }
 }
 
+/// A seeded generator, for initialising modules reproducibly.
+pub fn seeded_rng(seed: u64) -> rand::rngs::StdRng {
+    rand::rngs::StdRng::seed_from_u64(seed)
+}
+
 /// Uniform values in [-1, 1) from a fixed seed.
 pub fn random(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
