@@ -17,6 +17,9 @@
 //   dGhh_t = [dr', dz', dn'⊙r] (gradient of h_{t-1}·W_hhᵀ + b_hh, the hidden side)
 // after the sweep: dh_0 = dGhh_0·W_hh + z_0 ⊙ dh_0' (a host matmul and add).
 //
+// Params and flat_index are copies of rnn_cell.wgsl's (WGSL has no include);
+// their one Rust mirror is in src/kernels/rnn_cell.rs.
+//
 // One invocation per (b, j), no loops.
 //   i = (workgroup_id.y * num_workgroups.x + workgroup_id.x) * 64 + local_id.x
 

@@ -17,6 +17,9 @@
 //
 // The packed output y is (T+1, B, H): h_1 … h_T, then c_T in row T; its
 // gradient dy likewise (row T: dc_n).
+// Params and flat_index are copies of rnn_cell.wgsl's (WGSL has no include);
+// their one Rust mirror is in src/kernels/rnn_cell.rs.
+//
 // One invocation per (b, j), no loops.
 //   i = (workgroup_id.y * num_workgroups.x + workgroup_id.x) * 64 + local_id.x
 

@@ -1,145 +1,98 @@
-//! The fused recurrent sweeps of shaders/rnn_fused.wgsl: one dispatch per
+//! The fused recurrent sweeps: one dispatch of shaders/rnn_fused.wgsl per
 //! time step, forward and backward, the product with W_hh and the cell in
-//! one kernel (see that file for the layout). [`super::rnn::Recurrent`]
-//! routes LSTM and GRU layers here where the adapter has subgroups of at
-//! least 8 and H is a multiple of 4; elsewhere (GL, odd H, the tanh RNN) it
-//! runs a matmul and an elementwise cell kernel per step.
+//! one kernel (see that file for the layout; `kernels::rnn_fused` records
+//! them). [`super::rnn::Recurrent`] routes LSTM and GRU layers here where the
+//! adapter has subgroups of at least 8 and H is a multiple of 4; elsewhere
+//! (GL, odd H, the tanh RNN) it runs a matmul and an elementwise cell kernel
+//! per step.
 
-use bytemuck::{Pod, Zeroable};
-
-use super::rnn::CellKind;
-use crate::error::Result;
+use super::rnn::{CellKind, GateGrads, Gates, SweepState};
+use crate::error::{Error, Result};
 use crate::gpu::Context;
+use crate::kernels::rnn_fused::{self, Grads, Params, Sweep};
 use crate::ops::as_u32;
 use crate::tensor::{DType, Tensor};
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct Params {
-    t: u32,
-    steps: u32,
-    batch: u32,
-    hidden: u32,
-    kchunks: u32,
-    mode: u32,
-    src: u32,
-    _pad: u32,
-}
+const OP: &str = "fused recurrent sweep";
 
 /// Whether a `kind` layer of width `hidden` can run fused on `ctx`.
 pub fn available(ctx: &Context, kind: CellKind, hidden: usize) -> bool {
-    matches!(kind, CellKind::Lstm | CellKind::Gru)
-        && hidden.is_multiple_of(4)
-        && ctx.subgroups_of_8()
+    matches!(kind, CellKind::Lstm | CellKind::Gru) && hidden.is_multiple_of(4) && ctx.subgroups_of_8()
 }
 
-fn entry(kind: CellKind, what: &str) -> String {
-    let k = if kind == CellKind::Lstm { "lstm" } else { "gru" };
-    format!("{k}_fused_{what}")
+/// The launcher's view of `s` with W_hh (G·H, H); an error for the tanh
+/// RNN, which has no fused kernel.
+fn launcher_sweep<'a>(s: &'a SweepState, w_hh: &'a Tensor) -> Result<Sweep<'a>> {
+    let Some((act, aux)) = s.saved_gates() else {
+        return Err(Error::InvalidArgument(format!("{:?} has no fused sweep", s.kind())));
+    };
+    Ok(Sweep { w: w_hh, h0: &s.h0, out: &s.out, hprev: &s.hprev, act, aux })
 }
 
-/// The tensors a sweep reads and writes, as Recurrent::forward allocates them.
-pub(crate) struct Sweep<'a> {
-    pub kind: CellKind,
-    pub steps: usize,
-    pub batch: usize,
-    pub hidden: usize,
-    /// (G·H, H).
-    pub w_hh: &'a Tensor,
-    /// (B, H).
-    pub h0: &'a Tensor,
-    /// (B, H), LSTM only.
-    pub c0: Option<&'a Tensor>,
-    /// (T[+1], B, H): h_1 … h_T [, c_T].
-    pub out: &'a Tensor,
-    /// (T, B, H): h_0 … h_{T−1}.
-    pub hprev: &'a Tensor,
-    /// (T, B, G·H): gate activations.
-    pub act: &'a Tensor,
-    /// (T, B, H): c_t (LSTM) or h_{t-1}·W_hnᵀ + b_hn (GRU).
-    pub aux: &'a Tensor,
+/// The params of one dispatch: step t, a product over K = 4·kchunks, `mode`
+/// 0 (a step) or 1 (dh_0), the product's A from time row `src` of dG.
+fn params(s: &SweepState, t: usize, kchunks: usize, mode: u32, src: usize) -> Result<Params> {
+    Ok(Params {
+        t: as_u32(OP, "t", t)?,
+        steps: as_u32(OP, "T", s.steps)?,
+        batch: as_u32(OP, "B", s.batch)?,
+        hidden: as_u32(OP, "H", s.hidden)?,
+        kchunks: as_u32(OP, "K/4", kchunks)?,
+        mode,
+        src: as_u32(OP, "src", src)?,
+        _pad: 0,
+    })
 }
 
-impl Sweep<'_> {
-    fn params(&self, t: usize, kchunks: usize, mode: u32, src: usize) -> Result<Params> {
-        let op = "fused recurrent sweep";
-        Ok(Params {
-            t: as_u32(op, "t", t)?,
-            steps: as_u32(op, "T", self.steps)?,
-            batch: as_u32(op, "B", self.batch)?,
-            hidden: as_u32(op, "H", self.hidden)?,
-            kchunks: as_u32(op, "K/4", kchunks)?,
-            mode,
-            src: as_u32(op, "src", src)?,
-            _pad: 0,
-        })
-    }
+/// [ceil(H / unit_tile), ceil(B / 32), 1] workgroups.
+fn groups(s: &SweepState, unit_tile: usize) -> Result<[u32; 3]> {
+    let rows = as_u32(OP, "row tiles", s.batch.div_ceil(rnn_fused::ROW_TILE))?;
+    Ok([as_u32(OP, "unit tiles", s.hidden.div_ceil(unit_tile))?, rows, 1])
+}
 
-    fn rows(&self) -> Result<u32> {
-        as_u32("fused recurrent sweep", "row tiles", self.batch.div_ceil(32))
+/// Records the forward from xw = x·W_ihᵀ + b_ih (T, B, G·H), W_hh and b_hh
+/// (G·H,): T dispatches, step t reading step t−1's output.
+pub(crate) fn forward_sweep_fused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<()> {
+    let (ctx, sweep) = (s.out.context(), launcher_sweep(s, w_hh)?);
+    let groups = groups(s, rnn_fused::FORWARD_UNIT_TILE)?;
+    for t in 0..s.steps {
+        let p = params(s, t, s.hidden / 4, 0, 0)?;
+        match &s.gates {
+            Gates::Lstm { c0, .. } => rnn_fused::record_lstm_fused_forward(ctx, &p, &sweep, c0, xw, b_hh, groups)?,
+            Gates::Gru { .. } => rnn_fused::record_gru_fused_forward(ctx, &p, &sweep, xw, b_hh, groups)?,
+            Gates::Tanh => unreachable!("launcher_sweep refuses the tanh RNN"),
+        }
     }
+    Ok(())
+}
 
-    /// Records the forward from xw = x·W_ihᵀ + b_ih (T, B, G·H) and b_hh
-    /// (G·H,): T dispatches, step t reading step t−1's output.
-    pub fn forward(&self, ctx: &Context, xw: &Tensor, b_hh: &Tensor) -> Result<()> {
-        let mut b = vec![
-            xw.binding(1),
-            self.w_hh.binding(2),
-            b_hh.binding(3),
-            self.h0.binding(4),
-            self.out.binding(6),
-            self.hprev.binding(7),
-            self.act.binding(8),
-            self.aux.binding(9),
-        ];
-        if let Some(c0) = self.c0 {
-            b.push(c0.binding(5));
-        }
-        let groups = [as_u32("fused recurrent sweep", "unit tiles", self.hidden.div_ceil(32))?, self.rows()?, 1];
-        let e = entry(self.kind, "forward");
-        for t in 0..self.steps {
-            let p = self.params(t, self.hidden / 4, 0, 0)?;
-            ctx.dispatch("rnn_fused", &e, &[], bytemuck::bytes_of(&p), &b, groups)?;
-        }
-        Ok(())
+/// Records the reverse sweep t = T−1 … 0 from dy into `grads` (dG and, for
+/// GRU, the hidden-side dGhh), carrying f⊙dc (LSTM) or z⊙dh (GRU); then,
+/// if `want_dh0`, one more dispatch returns dh_0.
+pub(crate) fn backward_sweep_fused(
+    s: &SweepState,
+    w_hh: &Tensor,
+    dy: &Tensor,
+    grads: &GateGrads,
+    want_dh0: bool,
+) -> Result<Option<Tensor>> {
+    let (ctx, sweep) = (s.out.context(), launcher_sweep(s, w_hh)?);
+    let dh0 = Tensor::empty(ctx, &[s.batch, s.hidden], DType::F32)?;
+    let g = Grads { dy, dg: &grads.dg, carry: &grads.carry, dh0: &dh0 };
+    let groups = groups(s, rnn_fused::BACKWARD_UNIT_TILE)?;
+    let record = |p: &Params| match &s.gates {
+        Gates::Lstm { c0, .. } => rnn_fused::record_lstm_fused_backward(ctx, p, &sweep, c0, &g, groups),
+        Gates::Gru { .. } => rnn_fused::record_gru_fused_backward(ctx, p, &sweep, &g, grads.hidden_side(), groups),
+        Gates::Tanh => unreachable!("launcher_sweep refuses the tanh RNN"),
+    };
+    let k = s.kind().gates() * s.hidden / 4;
+    for t in (0..s.steps).rev() {
+        let last = t + 1 == s.steps;
+        record(&params(s, t, if last { 0 } else { k }, 0, if last { t } else { t + 1 })?)?;
     }
-
-    /// Records the reverse sweep t = T−1 … 0 into `dg` (T, B, G·H) (and,
-    /// for GRU, the hidden-side `dghh`), carrying f⊙dc (LSTM) or z⊙dh (GRU)
-    /// in `carry` (B, H); then, if `want_dh0`, returns dh_0.
-    pub fn backward(&self, ctx: &Context, dy: &Tensor, dg: &Tensor, dghh: Option<&Tensor>, carry: &Tensor, want_dh0: bool) -> Result<Option<Tensor>> {
-        let dh0 = Tensor::empty(ctx, &[self.batch, self.hidden], DType::F32)?;
-        let mut b = vec![
-            self.w_hh.binding(2),
-            self.h0.binding(4),
-            self.out.binding(6),
-            self.hprev.binding(7),
-            self.act.binding(8),
-            self.aux.binding(9),
-            dy.binding(10),
-            dg.binding(11),
-            carry.binding(13),
-            dh0.binding(14),
-        ];
-        if let Some(c0) = self.c0 {
-            b.push(c0.binding(5));
-        }
-        if let Some(d) = dghh {
-            b.push(d.binding(12));
-        }
-        let groups = [as_u32("fused recurrent sweep", "unit tiles", self.hidden.div_ceil(64))?, self.rows()?, 1];
-        let e = entry(self.kind, "backward");
-        let k = self.kind.gates() * self.hidden / 4;
-        for t in (0..self.steps).rev() {
-            let last = t + 1 == self.steps;
-            let p = self.params(t, if last { 0 } else { k }, 0, if last { t } else { t + 1 })?;
-            ctx.dispatch("rnn_fused", &e, &[], bytemuck::bytes_of(&p), &b, groups)?;
-        }
-        if !want_dh0 {
-            return Ok(None);
-        }
-        let p = self.params(0, k, 1, 0)?;
-        ctx.dispatch("rnn_fused", &e, &[], bytemuck::bytes_of(&p), &b, groups)?;
-        Ok(Some(dh0))
+    if !want_dh0 {
+        return Ok(None);
     }
+    record(&params(s, 0, k, 1, 0)?)?;
+    Ok(Some(dh0))
 }
