@@ -276,7 +276,7 @@ pub fn bench_matmul(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Be
 /// Dispatch overhead: `n` tiny dependent dispatches in one pass, with one
 /// submit each, and with submit-and-wait each. Wall time (the point is the
 /// host and driver cost, which GPU timestamps would not see).
-pub fn bench_dispatch(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+pub fn bench_dispatch_overhead(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     let n = cfg.dispatches.max(1);
     let x = Tensor::zeros(ctx, &[64])?;
     let bump = || kernels::bench::record_bump(ctx, &x, [1, 1, 1]);
@@ -561,7 +561,7 @@ pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult
     type Group = fn(&Context, &BenchConfig, &mut dyn FnMut(&BenchResult)) -> Result<Vec<BenchResult>>;
     let groups: [(bool, Group); 7] = [
         (wants("matmul"), |c, g, r| bench_matmul(c, g, r)),
-        (wants("dispatch"), |c, g, r| bench_dispatch(c, g, r)),
+        (wants("dispatch"), |c, g, r| bench_dispatch_overhead(c, g, r)),
         (slow("rnn"), |c, g, r| bench_rnn(c, g, r)),
         (slow("speech"), |c, g, r| bench_speech(c, g, r)),
         (wants("ctc"), |c, g, r| bench_ctc(c, g, r)),

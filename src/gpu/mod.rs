@@ -257,12 +257,13 @@ impl Context {
         self.0.pool.trim();
     }
 
-    /// Records one compute dispatch of `kernel`/`entry` into the open pass.
+    /// Records one compute dispatch of `kernel`/`entry` into the open pass;
+    /// only the launchers in `src/kernels/` call it.
     /// `constants` are WGSL `override` values (part of the pipeline key);
     /// `params` go to the uniform at binding 0; `bindings` name the storage
     /// buffers by binding number. Bindings the entry point does not use are
     /// ignored, so sibling entry points can share one binding list.
-    pub fn dispatch(
+    pub(crate) fn dispatch(
         &self,
         kernel: &str,
         entry: &str,
