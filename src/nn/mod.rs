@@ -1,5 +1,10 @@
 //! Layers and losses on the autodiff tape, with PyTorch semantics and
-//! PyTorch parameter names (`weight`, `bias`, nested as `0.weight`).
+//! PyTorch parameter names (`weight`, `bias`, nested as `0.weight`). A layer
+//! composes `ops` and `autograd`; where it needs a kernel of its own it calls
+//! that kernel's launcher in `kernels`, never `Context::dispatch`.
+//!
+//! May import: `autograd`, `ops`, `kernels`, `tensor`, `error`. Imported by:
+//! `speech`, `jobs`, `bench`, and applications.
 
 pub mod ctc;
 pub mod batchnorm;

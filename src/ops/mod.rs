@@ -1,6 +1,10 @@
 //! Operations: shape checks → allocation and params → a `kernels::<stem>`
 //! launcher. Each op records into the context's open encoder and returns at
-//! once; nothing is submitted.
+//! once; nothing is submitted. Variant choice (matmul autotune, the CTC
+//! layout) lives here, the dispatch itself in the launcher.
+//!
+//! May import: `kernels`, `gpu`, `tensor`, `error`. Imported by: `autograd`,
+//! `nn`, `optim`, `speech`, `jobs`, `bench`.
 
 pub mod ctc;
 pub mod batchnorm;

@@ -5,7 +5,8 @@
 //! src/reference/<stem>.rs → tests/<stem>.rs. Where one reference covers
 //! several shaders its header says so (matmul.rs: the three matmul shaders;
 //! ctc.rs: ctc and ctc_subgroup; rnn.rs: the cell and fused-step kernels).
-//! Shipping code never imports this module: it is the tests' oracle.
+//! The library never imports this module: it is the tests' oracle (and
+//! `kairo demo` checks one matmul against it).
 
 pub mod batchnorm;
 pub mod conv;
