@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# CI: bounded fuzzing of every parser that reads user files (safetensors
+# loader, WAV reader, speech manifest, image loading), on the stable
+# toolchain. tests/fuzz.rs holds the in-process fuzzer: a seeded mutation
+# loop over valid seed files with each call under catch_unwind.
+#
+#   KAIRO_FUZZ_SECONDS  time per target (default 45; four targets)
+#   KAIRO_FUZZ_SEED     mutation seed (default: a new one per run, printed)
+#   KAIRO_FUZZ_OUT      where crashing inputs go (default target/fuzz-crashes)
+#
+# A crash fails the run and leaves its input in KAIRO_FUZZ_OUT; rerun one
+# target with the printed seed to reproduce it, e.g.
+#   KAIRO_FUZZ_SEED=123 cargo test --test fuzz -- --ignored --exact fuzz_wav
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export KAIRO_FUZZ_SECONDS="${KAIRO_FUZZ_SECONDS:-45}"
+export KAIRO_FUZZ_SEED="${KAIRO_FUZZ_SEED:-$(( $(date +%s) ^ $$ ))}"
+export KAIRO_FUZZ_OUT="${KAIRO_FUZZ_OUT:-$PWD/target/fuzz-crashes}"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime}"
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+
+echo "== fuzzing: ${KAIRO_FUZZ_SECONDS}s per target, seed ${KAIRO_FUZZ_SEED}"
+cargo test --test fuzz --no-run
+status=0
+for target in fuzz_safetensors fuzz_wav fuzz_manifest fuzz_images; do
+    # A hard limit per target as well: an input that hangs fails the run.
+    if ! timeout $(( KAIRO_FUZZ_SECONDS + 120 )) \
+        cargo test --test fuzz -- --ignored --exact "$target" --nocapture; then
+        echo "!! $target failed (seed ${KAIRO_FUZZ_SEED}); inputs in ${KAIRO_FUZZ_OUT}" >&2
+        status=1
+    fi
+done
+exit $status
