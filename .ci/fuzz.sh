@@ -8,7 +8,9 @@
 #   KAIRO_FUZZ_SEED     mutation seed (default: a new one per run, printed)
 #   KAIRO_FUZZ_OUT      where crashing inputs go (default target/fuzz-crashes)
 #
-# A crash fails the run and leaves its input in KAIRO_FUZZ_OUT; rerun one
+# A panic fails the run and leaves its input in KAIRO_FUZZ_OUT; an abort
+# (say, an allocation too large) fails it too and leaves the input as
+# $TMPDIR/kairo-fuzz-<pid>-<target>/input.*. Rerun one
 # target with the printed seed to reproduce it, e.g.
 #   KAIRO_FUZZ_SEED=123 cargo test --test fuzz -- --ignored --exact fuzz_wav
 set -euo pipefail
