@@ -44,7 +44,7 @@ impl Budget {
     /// The bounded run `.ci/fuzz.sh` asks for.
     fn from_env() -> Budget {
         let num = |k: &str, d: u64| std::env::var(k).ok().and_then(|s| s.parse().ok()).unwrap_or(d);
-        Budget { time: Duration::from_secs(num("KAIRO_FUZZ_SECONDS", 30)), iterations: u64::MAX, seed: num("KAIRO_FUZZ_SEED", 0x6b61_6972_6f) }
+        Budget { time: Duration::from_secs(num("KAIRO_FUZZ_SECONDS", 30)), iterations: u64::MAX, seed: num("KAIRO_FUZZ_SEED", 0x006b_6169_726f) }
     }
 }
 
@@ -138,7 +138,7 @@ fn message(p: &(dyn std::any::Any + Send)) -> String {
 
 /// Repairs what a format checks first (a checksum, a derived field), so
 /// mutants get past it to the code behind; applied to half the mutants.
-type Fixup = fn(&mut Vec<u8>);
+type Fixup = fn(&mut [u8]);
 
 /// Runs `target` on the seeds, then on mutants until the budget is spent.
 /// Panics (after saving the input) if any input made `target` panic.
@@ -265,7 +265,7 @@ fn wav_seeds() -> Vec<Vec<u8>> {
 /// hound refuses a fmt chunk whose byte rate is not block_align × sample
 /// rate: recompute it (canonical 44-byte header layout), so mutated rates
 /// and channel counts reach the decoder and resampler.
-fn wav_fixup(data: &mut Vec<u8>) {
+fn wav_fixup(data: &mut [u8]) {
     if data.len() >= 36 && &data[12..16] == b"fmt " {
         let rate = u32::from_le_bytes(data[24..28].try_into().unwrap());
         let align = u16::from_le_bytes(data[32..34].try_into().unwrap()) as u32;
