@@ -48,6 +48,19 @@ fn a_second_lock_in_the_same_process_is_refused_with_the_pid() {
 }
 
 #[test]
+fn a_new_output_folder_is_created_and_locked_inside() {
+    let dir = TempDir::new("new");
+    let out = dir.0.join("runs").join("a");
+    let lock = OutputLock::acquire_dir(&out).unwrap();
+    assert!(out.is_dir());
+    assert_eq!(lock.lock_file(), out.join(".kairo.lock"));
+    assert_eq!(lock.path(), out);
+    // A later run locking the now existing folder takes the same lock.
+    let err = OutputLock::acquire(&out).unwrap_err().to_string();
+    assert!(err.contains("is in use by another kairo run"), "{err}");
+}
+
+#[test]
 fn a_checkpoint_path_is_locked_beside_the_file() {
     let dir = TempDir::new("file");
     let ckpt = dir.0.join("model.safetensors");

@@ -46,11 +46,13 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
 }
 
 impl OutputLock {
-    /// Takes the lock on `path` (an output directory, or a file path such as
-    /// a checkpoint) without waiting. If another run (or another lock in
-    /// this process) holds it, the error reads "<path> is in use by another
-    /// kairo run (pid N)". A directory must exist; a file path's directory
-    /// must exist.
+    /// Takes the lock on `path` (an existing output directory, or a file
+    /// path such as a checkpoint) without waiting. If another run (or
+    /// another lock in this process) holds it, the error reads "<path> is
+    /// in use by another kairo run (pid N)". A file path's directory must
+    /// exist. An output folder that may not exist yet is locked with
+    /// [`OutputLock::acquire_dir`]: locking it here before it exists would
+    /// take `<path>.lock`, not the lock inside it that later runs take.
     pub fn acquire(path: &Path) -> Result<OutputLock> {
         let lock_file = lock_file_for(path);
         let mut file = OpenOptions::new()
@@ -71,6 +73,13 @@ impl OutputLock {
         }
         write_pid(&mut file).map_err(|e| io_error(&lock_file, e))?;
         Ok(OutputLock { file, target: path.to_path_buf(), lock_file })
+    }
+
+    /// Creates the output directory `dir` (and its parents) if needed and
+    /// takes the lock inside it, as [`OutputLock::acquire`] does.
+    pub fn acquire_dir(dir: &Path) -> Result<OutputLock> {
+        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        Self::acquire(dir)
     }
 
     /// The path this lock guards, as given to [`OutputLock::acquire`].
