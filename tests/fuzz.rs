@@ -15,6 +15,8 @@
 //! ignored `fuzz_*` tests, each for `KAIRO_FUZZ_SECONDS` (default 30) from
 //! seed `KAIRO_FUZZ_SEED`; a crashing input is written to
 //! `KAIRO_FUZZ_OUT` (default `target/fuzz-crashes`) and fails the test.
+//! With `KAIRO_FUZZ_CORPUS` set, each target's seeds are written under it
+//! (`<dir>/<target>/seed-N`) for the libFuzzer targets in fuzz/.
 
 mod common;
 
@@ -156,6 +158,14 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], budget: Budget, fixup: Option<Fixup>, tar
             crashes.push(format!("{}: {}", file.display(), message(p.as_ref())));
         }
     };
+    if let Some(dir) = std::env::var_os("KAIRO_FUZZ_CORPUS").map(|d| PathBuf::from(d).join(name)) {
+        // Seed files for libFuzzer (fuzz/corpus/<target>), which cannot
+        // guess a valid RIFF or safetensors header on its own.
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, s) in seeds.iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i}")), s).unwrap();
+        }
+    }
     for s in seeds {
         run_one(s, &mut crashes);
     }
