@@ -60,6 +60,10 @@ pub enum Error {
     /// A kernel name or entry point that the registry does not hold.
     #[error("unknown kernel {0}")]
     UnknownKernel(String),
+
+    /// An output path another run holds the lock on; names the path and the holder.
+    #[error("{path} is in use by another kairo run ({holder})")]
+    InUse { path: String, holder: String },
 }
 
 /// Result with kairo's error.

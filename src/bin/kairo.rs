@@ -364,7 +364,7 @@ fn info() -> Result<()> {
     if adapters.is_empty() {
         adapter::choose(&choice)?;
     }
-    let chosen = adapter::choose(&choice).ok().map(|a| a.get_info());
+    let chosen = Some(adapter::choose(&choice)?.get_info());
     for a in &adapters {
         let i = a.get_info();
         let l = a.limits();
@@ -389,7 +389,7 @@ fn info() -> Result<()> {
         println!(
             "    timestamps: {}   subgroups: {}",
             if ts { "yes (GPU timing in benchmarks)" } else { "no (benchmarks fall back to wall time)" },
-            if sg { "yes" } else { "no (not needed: kernels do not use them)" }
+            if sg { "yes" } else { "no (matmul, fused RNN step and CTC take slower paths)" }
         );
     }
     println!("(* = the adapter kairo opens; override with KAIRO_BACKEND=vulkan|metal|dx12|gl, KAIRO_ADAPTER=<name>)");

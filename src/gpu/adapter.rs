@@ -41,9 +41,51 @@ pub fn parse_backend(s: &str) -> Result<wgpu::Backends> {
 
 /// A new instance over the given backends, GL through EGL without a display.
 pub fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    quiet_runtime_dir();
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends;
     wgpu::Instance::new(desc)
+}
+
+/// Gives the process a private `XDG_RUNTIME_DIR` when it has none, once,
+/// before the first instance.
+///
+/// Mesa's Vulkan device-select layer asks Wayland for the default GPU each
+/// time devices are enumerated, and libwayland prints "error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment." when the
+/// variable is missing (ssh sessions, containers, CI). An empty directory
+/// of our own makes that probe fail quietly; there is no compositor to find
+/// either way. The directory is `<tmp>/kairo-runtime-<uid>`, created 0700
+/// and used only if it is a real directory that this user owns and nobody
+/// else can enter, so no other user can plant a socket there. Anything
+/// unexpected leaves the environment as it was. The variable is set before
+/// any instance exists, when kairo starts no threads of its own yet.
+fn quiet_runtime_dir() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+            return;
+        }
+        if let Some(dir) = private_runtime_dir() {
+            std::env::set_var("XDG_RUNTIME_DIR", dir);
+        }
+    });
+}
+
+#[cfg(target_os = "linux")]
+fn private_runtime_dir() -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let dir = std::env::temp_dir().join(format!("kairo-runtime-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    let private = meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0;
+    (private && dir.is_absolute()).then_some(dir)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn private_runtime_dir() -> Option<std::path::PathBuf> {
+    None
 }
 
 /// Lower is better: discrete GPUs first, software rasterisers last.

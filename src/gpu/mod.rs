@@ -60,7 +60,10 @@ impl Timing {
 pub struct Capabilities {
     /// GPU timestamps at pass boundaries (benchmarks); wall time otherwise.
     pub timestamps: bool,
-    /// Subgroup operations in shaders (none of kairo's kernels need them yet).
+    /// Subgroup operations in shaders. Some matmul variants, the fused
+    /// recurrent step and CTC's β pass use them when subgroups hold at least
+    /// 8 invocations ([`Context::subgroups_of_8`]); without them those ops
+    /// take their workgroup-memory paths.
     pub subgroups: bool,
 }
 

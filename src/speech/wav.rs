@@ -14,6 +14,10 @@ fn bad_file(path: &Path, msg: impl Into<String>) -> Error {
     Error::Io { path: path.display().to_string(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, msg.into()) }
 }
 
+/// The lowest and highest sample rates [`read_wav`] accepts.
+pub const MIN_RATE: u32 = 1_000;
+pub const MAX_RATE: u32 = 768_000;
+
 /// Mono samples in [-1, 1] and their rate.
 #[derive(Clone, Debug)]
 pub struct Audio {
@@ -28,7 +32,7 @@ impl Audio {
     }
 }
 
-/// Reads a WAV file as mono at its own rate. Integers are scaled by
+/// Reads a WAV file as mono at its own rate (1 to 768 kHz). Integers are scaled by
 /// 2^(bits−1) (8-bit WAV is unsigned on disk; hound re-centres it), floats
 /// are taken as they are; channels are averaged.
 pub fn read_wav(path: &Path) -> Result<Audio> {
@@ -37,6 +41,14 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
     let channels = spec.channels as usize;
     if channels == 0 || spec.sample_rate == 0 {
         return Err(bad_file(path, format!("WAV header has {} channels at {} Hz", spec.channels, spec.sample_rate)));
+    }
+    if !(MIN_RATE..=MAX_RATE).contains(&spec.sample_rate) {
+        // The resampler's kernel grows with the rate ratio, its output with
+        // 16 kHz / rate: a corrupt header must not exhaust memory.
+        return Err(bad_file(
+            path,
+            format!("WAV sample rate {} Hz is outside what kairo reads ({MIN_RATE}–{MAX_RATE} Hz)", spec.sample_rate),
+        ));
     }
     let interleaved: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => {
