@@ -1,5 +1,5 @@
-//! What `kairo train gan` and `kairo sample gan` do, with their terminal
-//! output (a progress bar with iteration, D and G losses, D(x), D(G(z))
+//! `kairo train gan` and `kairo sample gan`: the terminal output around
+//! `kairo::jobs::gan` (a progress bar with iteration, D and G losses, D(x), D(G(z))
 //! and images/s; a line per snapshot).
 
 use std::path::Path;
@@ -7,13 +7,12 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 
-use super::gan::{uniform_noise, GanConfig, GanData, GanTrainer};
-use super::gan_eval::{classifier_for, ShapeClassifier};
-use super::gan_report::{self, render_grid, RunFiles};
-use crate::data::images::ImageFolder;
-use crate::data::shapes::{Shapes, CLASS_NAMES};
-use crate::error::{Error, Result};
-use crate::{Context, Tensor};
+use kairo::data::images::ImageFolder;
+use kairo::data::shapes::{Shapes, CLASS_NAMES};
+use kairo::jobs::gan::judge::{classifier_for, ShapeClassifier};
+use kairo::jobs::gan::report::{self as gan_report, render_grid, RunFiles};
+use kairo::jobs::gan::{checkpoint, generate, uniform_noise, GanConfig, GanData, GanTrainer};
+use kairo::{Context, Error, Result, Tensor};
 
 /// Trains a DCGAN as configured on the folder `data` (or the built-in
 /// shapes), resuming from OUT/checkpoint.safetensors if `resume`.
@@ -79,7 +78,7 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
     let mut t = GanTrainer::new(&ctx, cfg, source)?;
     let files = RunFiles::new(&t.config.out);
     if resume {
-        super::gan_ckpt::load(&mut t, &files.checkpoint)?;
+        checkpoint::load(&mut t, &files.checkpoint)?;
         println!(
             "resumed {} at iteration {}",
             files.checkpoint.display(),
@@ -114,6 +113,8 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
     let images_per_iter = (t.config.batch * (t.config.d_steps * 2 + 1)) as f64;
     let start = Instant::now();
     let first = t.iteration;
+    // The last checkpoint this run can vouch for: the resumed one, then each snapshot's.
+    let mut last_good = resume.then_some(t.iteration);
     let result = gan_report::run(
         &mut t,
         classifier.as_ref(),
@@ -127,6 +128,7 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
             bar.set_position(i);
         },
         |snap| {
+            last_good = Some(snap.iteration);
             let quality = match &snap.judgement {
                 Some(j) => format!("; {j}"),
                 None => String::new(),
@@ -142,6 +144,15 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
         },
     );
     bar.finish();
+    if let Err(e @ Error::Diverged { .. }) = &result {
+        match last_good {
+            Some(i) => eprintln!(
+                "{e}\nthe last good checkpoint is {} (iteration {i}): resume from it with a lower learning rate",
+                files.checkpoint.display()
+            ),
+            None => eprintln!("{e}\nno checkpoint was written by this run before it diverged"),
+        }
+    }
     result?;
     if let GanData::Folder(f) = &t.data {
         if f.unreadable() > 0 {
@@ -169,11 +180,11 @@ pub fn sample(checkpoint: &Path, out: &Path, n: usize, seed: u64) -> Result<()> 
         )));
     }
     let ctx = Context::new()?;
-    let g = super::gan_ckpt::load_generator(&ctx, checkpoint)?;
+    let g = checkpoint::load_generator(&ctx, checkpoint)?;
     let m = g.config;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let noise = Tensor::from_slice(&ctx, &uniform_noise(n, m.nz, &mut rng), &[n, m.nz])?;
-    let images = super::gan::generate(&g, &noise)?;
+    let images = generate(&g, &noise)?;
     render_grid(
         &images,
         m.channels,
