@@ -20,61 +20,12 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
     let ctx = Context::new()?;
     println!("adapter: {}", ctx.describe());
     let m = cfg.model;
-    let source = match data {
-        Some(dir) => {
-            let f = ImageFolder::open(dir, m.image_size, m.channels)?;
-            println!(
-                "data: {} image files under {} ({}), {}×{}, {} channel(s)",
-                f.len(),
-                dir.display(),
-                if f.is_cached() {
-                    "decoded once, kept in memory"
-                } else {
-                    "streamed"
-                },
-                m.image_size,
-                m.image_size,
-                m.channels
-            );
-            GanData::Folder(f)
-        }
-        None => {
-            println!(
-                "data: built-in coloured shapes ({}), {}×{}, {} channel(s)",
-                CLASS_NAMES.join(", "),
-                m.image_size,
-                m.image_size,
-                m.channels
-            );
-            GanData::Shapes(Shapes::new(m.image_size, m.channels, cfg.seed)?)
-        }
-    };
+    let source = open_source(&cfg, data)?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::Io {
         path: cfg.out.display().to_string(),
         source: e,
     })?;
-    // Samples are judged on the built-in data only (it has labels).
-    let classifier: Option<ShapeClassifier> = match &source {
-        GanData::Shapes(_) => {
-            let start = Instant::now();
-            let cache = cfg.out.join(format!(
-                "classifier_{}x{}.safetensors",
-                m.image_size, m.channels
-            ));
-            let (c, acc) = classifier_for(&ctx, m.image_size, m.channels, &cache)?;
-            match acc {
-                Some(a) => println!(
-                    "quality judge: shape classifier trained in {:.0} s, held-out accuracy {:.1}% (saved to {})",
-                    start.elapsed().as_secs_f64(),
-                    a * 100.0,
-                    cache.display()
-                ),
-                None => println!("quality judge: shape classifier loaded from {}", cache.display()),
-            }
-            Some(c)
-        }
-        GanData::Folder(_) => None,
-    };
+    let classifier = quality_judge(&ctx, &cfg, &source)?;
     let mut t = GanTrainer::new(&ctx, cfg, source)?;
     let files = RunFiles::new(&t.config.out);
     if resume {
@@ -144,14 +95,8 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
         },
     );
     bar.finish();
-    if let Err(e @ Error::Diverged { .. }) = &result {
-        match last_good {
-            Some(i) => eprintln!(
-                "{e}\nthe last good checkpoint is {} (iteration {i}): resume from it with a lower learning rate",
-                files.checkpoint.display()
-            ),
-            None => eprintln!("{e}\nno checkpoint was written by this run before it diverged"),
-        }
+    if let Err(Error::Diverged { .. }) = &result {
+        explain_divergence(&files, last_good);
     }
     result?;
     if let GanData::Folder(f) = &t.data {
@@ -170,6 +115,81 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
         files.loss_curve.display()
     );
     Ok(())
+}
+
+/// The real images: an image folder, or the built-in shapes; says which.
+fn open_source(cfg: &GanConfig, data: Option<&Path>) -> Result<GanData> {
+    let m = cfg.model;
+    Ok(match data {
+        Some(dir) => {
+            let f = ImageFolder::open(dir, m.image_size, m.channels)?;
+            println!(
+                "data: {} image files under {} ({}), {}×{}, {} channel(s)",
+                f.len(),
+                dir.display(),
+                if f.is_cached() {
+                    "decoded once, kept in memory"
+                } else {
+                    "streamed"
+                },
+                m.image_size,
+                m.image_size,
+                m.channels
+            );
+            GanData::Folder(f)
+        }
+        None => {
+            println!(
+                "data: built-in coloured shapes ({}), {}×{}, {} channel(s)",
+                CLASS_NAMES.join(", "),
+                m.image_size,
+                m.image_size,
+                m.channels
+            );
+            GanData::Shapes(Shapes::new(m.image_size, m.channels, cfg.seed)?)
+        }
+    })
+}
+
+/// The shape classifier that judges samples, on the built-in data only (it has labels).
+fn quality_judge(
+    ctx: &Context,
+    cfg: &GanConfig,
+    source: &GanData,
+) -> Result<Option<ShapeClassifier>> {
+    let m = cfg.model;
+    Ok(match source {
+        GanData::Shapes(_) => {
+            let start = Instant::now();
+            let cache = cfg.out.join(format!(
+                "classifier_{}x{}.safetensors",
+                m.image_size, m.channels
+            ));
+            let (c, acc) = classifier_for(ctx, m.image_size, m.channels, &cache)?;
+            match acc {
+                Some(a) => println!(
+                    "quality judge: shape classifier trained in {:.0} s, held-out accuracy {:.1}% (saved to {})",
+                    start.elapsed().as_secs_f64(),
+                    a * 100.0,
+                    cache.display()
+                ),
+                None => println!("quality judge: shape classifier loaded from {}", cache.display()),
+            }
+            Some(c)
+        }
+        GanData::Folder(_) => None,
+    })
+}
+
+/// Says which checkpoint, if any, is the last good one of a diverged run.
+fn explain_divergence(files: &RunFiles, last_good: Option<u64>) {
+    match last_good {
+            Some(i) => eprintln!(
+                "the last good checkpoint is {} (iteration {i}): resume from it with a lower learning rate",
+                files.checkpoint.display()
+            ),
+            None => eprintln!("no checkpoint was written by this run before it diverged"),
+        }
 }
 
 /// Writes a grid of `n` samples of the generator in `checkpoint` to `out`.

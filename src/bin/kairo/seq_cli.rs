@@ -136,12 +136,12 @@ pub fn train_text(cfg: &SeqConfig, a: &TextArgs) -> Result<()> {
         }
     });
     bar.finish();
-    if let Err(e @ Error::Diverged { .. }) = &result {
+    if let Err(Error::Diverged { .. }) = &result {
         let path = a.checkpoint.display();
         match &last_good {
-            Some(which) => eprintln!("{e}\nthe last good checkpoint is {path}, {which}"),
-            None if a.checkpoint.exists() => eprintln!("{e}\nthis run wrote no checkpoint before it diverged ({path} is older)"),
-            None => eprintln!("{e}\nno checkpoint was written before it diverged"),
+            Some(which) => eprintln!("the last good checkpoint is {path}, {which}"),
+            None if a.checkpoint.exists() => eprintln!("this run wrote no checkpoint before it diverged ({path} is older)"),
+            None => eprintln!("no checkpoint was written before it diverged"),
         }
     }
     let run = result?;

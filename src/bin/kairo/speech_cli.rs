@@ -78,11 +78,11 @@ pub fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
         }),
     });
     bar.finish_and_clear();
-    if let Err(e @ Error::Diverged { .. }) = &result {
+    if let Err(Error::Diverged { .. }) = &result {
         match (&cfg.out, &last_good) {
-            (Some(dir), Some(which)) => eprintln!("{e}\nthe last good checkpoint is {}, {which}", dir.join(speech::CHECKPOINT).display()),
-            (Some(_), None) => eprintln!("{e}\nno checkpoint was written before it diverged"),
-            (None, _) => eprintln!("{e}\n(no --out: this run writes no checkpoints)"),
+            (Some(dir), Some(which)) => eprintln!("the last good checkpoint is {}, {which}", dir.join(speech::CHECKPOINT).display()),
+            (Some(_), None) => eprintln!("no checkpoint was written before it diverged"),
+            (None, _) => eprintln!("(no --out: this run writes no checkpoints)"),
         }
     }
     let run = result?;

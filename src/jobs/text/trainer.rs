@@ -178,16 +178,8 @@ pub struct TextRun {
 /// large file does not cost a long forward-only pass at the end.
 pub const EVAL_CHARS: usize = 100_000;
 
-/// Trains a character model on `corpus` (see the module comment). A step
-/// whose loss, gradient norm or (on save steps) parameters come back not
-/// finite ends the run with [`Error::Diverged`] before it saves: the last
-/// checkpoint written stays the last good one.
-pub fn train_text(
-    ctx: &Context,
-    corpus: &TextCorpus,
-    cfg: &TextConfig,
-    mut progress: impl FnMut(TextProgress),
-) -> Result<TextRun> {
+/// The settings' and the corpus' checks, before anything is built.
+fn check(corpus: &TextCorpus, cfg: &TextConfig) -> Result<Streams> {
     if cfg.steps == 0 || cfg.seq_len == 0 {
         return Err(Error::InvalidArgument(format!(
             "text model needs steps and seq_len >= 1, got steps {}, seq_len {}",
@@ -210,6 +202,33 @@ pub fn train_text(
     if cfg.sample_every > 0 {
         corpus.vocab.encode(&cfg.prompt)?;
     }
+    Ok(streams)
+}
+
+/// Loss over the corpus' first [`EVAL_CHARS`] characters at most.
+fn final_loss(ctx: &Context, model: &CharModel, corpus: &TextCorpus, cfg: &TextConfig) -> Result<f32> {
+    if corpus.ids.len() > EVAL_CHARS {
+        let head = TextCorpus {
+            vocab: corpus.vocab.clone(),
+            ids: corpus.ids[..EVAL_CHARS].to_vec(),
+        };
+        evaluate(ctx, model, &head, cfg.batch, cfg.seq_len)
+    } else {
+        evaluate(ctx, model, corpus, cfg.batch, cfg.seq_len)
+    }
+}
+
+/// Trains a character model on `corpus` (see the module comment). A step
+/// whose loss, gradient norm or (on save steps) parameters come back not
+/// finite ends the run with [`Error::Diverged`] before it saves: the last
+/// checkpoint written stays the last good one.
+pub fn train_text(
+    ctx: &Context,
+    corpus: &TextCorpus,
+    cfg: &TextConfig,
+    mut progress: impl FnMut(TextProgress),
+) -> Result<TextRun> {
+    let streams = check(corpus, cfg)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
     let model = CharModel::new(ctx, corpus.vocab.clone(), cfg.shape, cfg.dropout, &mut rng)?;
     model.rnn.set_training(true);
@@ -276,15 +295,7 @@ pub fn train_text(
             saved,
         });
     }
-    let final_loss = if corpus.ids.len() > EVAL_CHARS {
-        let head = TextCorpus {
-            vocab: corpus.vocab.clone(),
-            ids: corpus.ids[..EVAL_CHARS].to_vec(),
-        };
-        evaluate(ctx, &model, &head, cfg.batch, cfg.seq_len)?
-    } else {
-        evaluate(ctx, &model, corpus, cfg.batch, cfg.seq_len)?
-    };
+    let final_loss = final_loss(ctx, &model, corpus, cfg)?;
     Ok(TextRun {
         model,
         losses,
