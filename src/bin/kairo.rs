@@ -1,4 +1,6 @@
-//! The `kairo` command line: thin, calls the library.
+//! The `kairo` command line: parsing, printing and progress bars around the
+//! library, which returns values and progress events. All of kairo's
+//! terminal output lives in this binary (`kairo/*.rs` hold the per-job parts).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
