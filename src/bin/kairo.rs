@@ -391,7 +391,7 @@ fn info() -> Result<()> {
         println!(
             "    timestamps: {}   subgroups: {}",
             if ts { "yes (GPU timing in benchmarks)" } else { "no (benchmarks fall back to wall time)" },
-            if sg { "yes (CTC uses them where they fit)" } else { "no (kernels take their portable paths)" }
+            if sg { "yes" } else { "no (kernels take their portable paths)" }
         );
     }
     println!("(* = the adapter kairo opens; override with KAIRO_BACKEND=vulkan|metal|dx12|gl, KAIRO_ADAPTER=<name>)");
