@@ -1,5 +1,6 @@
 //! Embedding: the host application creates its own wgpu device, hands it to
-//! kairo, runs a matmul and reads the result.
+//! kairo, runs a matmul and reads the result, then runs a training job and
+//! shows its progress its own way (jobs print nothing).
 //!
 //!     cargo run --example embed
 
@@ -26,5 +27,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let values = c.to_vec()?;
     println!("[[1 2 3] [4 5 6]] · [[1 0] [0 1] [1 1]] = {values:?}");
     assert_eq!(values, vec![4.0, 5.0, 10.0, 11.0]);
+
+    // A job reports every step through a callback; a divergence is a typed error.
+    let mut every_tenth = Vec::new();
+    let run = match kairo::jobs::spirals::train_spirals(&ctx, 50, 100, 7, |p| {
+        if p.step % 10 == 9 {
+            every_tenth.push(p.loss);
+        }
+    }) {
+        Err(kairo::Error::Diverged { step, value }) => return Err(format!("diverged at step {step} ({value})").into()),
+        other => other?,
+    };
+    println!("spirals: loss every 10 steps {every_tenth:.3?}, accuracy {:.0}%", run.accuracy * 100.0);
     Ok(())
 }

@@ -402,7 +402,7 @@ pub fn bench_ctc(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
 pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     let batch = 16;
     let reps = cfg.reps;
-    let (times, audio, dispatches) = crate::train::speech::step_timing(ctx, batch, reps)?;
+    let (times, audio, dispatches) = crate::jobs::speech::step_timing(ctx, batch, reps)?;
     let ms = median(times);
     let mut sizes = sizes_map(&[("B", batch)]);
     let round = |v: f64| serde_json::json!((v * 100.0).round() / 100.0);
@@ -421,7 +421,7 @@ pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Be
 pub fn bench_dcgan(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     use crate::data::shapes::Shapes;
     use crate::nn::dcgan::DcganConfig;
-    use crate::train::gan::{GanConfig, GanData, GanTrainer};
+    use crate::jobs::gan::{GanConfig, GanData, GanTrainer};
     let batch = 16;
     let model = DcganConfig { image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64 };
     let gan = GanConfig { model, batch, grid: 16, ..Default::default() };

@@ -92,7 +92,7 @@ pub fn greedy(frames: &[f32], c: usize, blank: usize) -> Vec<u32> {
     let mut out = Vec::new();
     let mut prev = None;
     for row in frames.chunks_exact(c) {
-        let best = row.iter().enumerate().fold(0, |b, (i, &v)| if v > row[b] { i } else { b });
+        let best = crate::sampling::argmax(row).0;
         if Some(best) != prev && best != blank {
             out.push(best as u32);
         }

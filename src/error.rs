@@ -53,9 +53,21 @@ pub enum Error {
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
 
-    /// A checkpoint file that is malformed or does not fit its targets; names the file.
-    #[error("checkpoint {path}: {problem}")]
-    Checkpoint { path: String, problem: String },
+    /// A checkpoint file that is malformed or does not fit its targets;
+    /// names the file and lists every problem found.
+    #[error("checkpoint {path}: {}", problems.join("; "))]
+    Checkpoint { path: String, problems: Vec<String> },
+
+    /// A data file or manifest that cannot be used as it is (bad encoding,
+    /// malformed line, unreadable image); names the file.
+    #[error("{path}: {reason}")]
+    Data { path: String, reason: String },
+
+    /// Training stopped because a value read back after optimiser step
+    /// `step` (counted from 1) was not finite: the loss, the gradient norm
+    /// or the parameters' sum of squares. Nothing was saved after that step.
+    #[error("training diverged at iteration {step}: a value read back is {value} (not finite); nothing was saved after it")]
+    Diverged { step: u64, value: f32 },
 
     /// A kernel name or entry point that the registry does not hold.
     #[error("unknown kernel {0}")]
@@ -86,6 +98,16 @@ impl fmt::Debug for Shape {
 }
 
 impl Error {
+    /// A checkpoint problem of one line.
+    pub fn checkpoint(path: &std::path::Path, problem: impl Into<String>) -> Self {
+        Error::Checkpoint { path: path.display().to_string(), problems: vec![problem.into()] }
+    }
+
+    /// A data file that cannot be used, and why.
+    pub fn data(path: &std::path::Path, reason: impl Into<String>) -> Self {
+        Error::Data { path: path.display().to_string(), reason: reason.into() }
+    }
+
     /// A shape mismatch between two shapes.
     pub fn shape(op: &str, left: &[usize], right: &[usize]) -> Self {
         Error::Shape { op: op.to_string(), left: Shape(left.to_vec()), right: Shape(right.to_vec()) }

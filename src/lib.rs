@@ -3,8 +3,9 @@
 //!
 //! Data flows one way: `shaders/*.wgsl` → [`kernels`] (the registry) →
 //! [`gpu`] (device, pipeline cache, buffer pool, the open encoder) →
-//! [`tensor`] → [`ops`]. CPU references for every kernel live in
-//! [`reference`].
+//! [`tensor`] → [`ops`] → [`nn`] → [`jobs`] (training jobs that return
+//! values and progress events; all printing is in the `kairo` binary).
+//! CPU references for every kernel live in [`reference`].
 
 pub mod autograd;
 pub mod bench;
@@ -14,14 +15,15 @@ pub mod error;
 pub mod gpu;
 pub mod gradcheck;
 pub mod io;
+pub mod jobs;
 pub mod kernels;
 pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod reference;
+pub mod sampling;
 pub mod speech;
 pub mod tensor;
-pub mod train;
 
 pub use error::{Error, Result};
 pub use autograd::{no_grad, Var};

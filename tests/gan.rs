@@ -10,8 +10,8 @@ use kairo::data::images::{load_image, ImageFolder};
 use kairo::data::shapes::{Shapes, NUM_CLASSES};
 use kairo::nn::dcgan::{DcganConfig, Discriminator, Generator};
 use kairo::nn::Module;
-use kairo::train::gan::{GanConfig, GanData, GanTrainer};
-use kairo::train::{gan_ckpt, gan_eval, gan_report};
+use kairo::jobs::gan::{checkpoint as gan_ckpt, judge as gan_eval, report as gan_report};
+use kairo::jobs::gan::{GanConfig, GanData, GanTrainer};
 use kairo::{Tensor, Var};
 use rand::SeedableRng;
 
@@ -306,7 +306,7 @@ fn checkpoint_resume_continues_the_same_run() {
     let mut c = tiny_trainer(&out, 5);
     gan_ckpt::load(&mut c, &path).unwrap();
     let want = c.generate(&c.fixed_noise).unwrap();
-    let got = kairo::train::gan::generate(&g, &c.fixed_noise).unwrap();
+    let got = kairo::jobs::gan::generate(&g, &c.fixed_noise).unwrap();
     common::assert_close("samples from load_generator", &got, &want, 1e-5, 1e-4);
     // A checkpoint for other sizes is refused, naming both.
     let mut other = GanTrainer::new(

@@ -5,7 +5,8 @@
 mod common;
 
 use kairo::nn::rnn::CellKind;
-use kairo::train::seq::{self, adding_batch, SeqConfig, SeqModel, ADDING_BASELINE_MSE};
+use kairo::jobs::adding::{self as seq, adding_batch, SeqConfig, SeqModel, ADDING_BASELINE_MSE};
+use kairo::jobs::plot::{self, Curve};
 use rand::SeedableRng;
 
 #[test]
@@ -83,10 +84,10 @@ fn plot_is_written() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("grad.png");
     let curves = vec![
-        seq::Curve { label: "a".into(), color: [200, 0, 0], values: (0..20).map(|t| 10f32.powi(t - 15)).collect() },
-        seq::Curve { label: "b".into(), color: [0, 0, 200], values: vec![0.5; 20] },
+        Curve { label: "a".into(), color: [200, 0, 0], values: (0..20).map(|t| 10f32.powi(t - 15)).collect() },
+        Curve { label: "b".into(), color: [0, 0, 200], values: vec![0.5; 20] },
     ];
-    seq::render_log_plot(&curves, 320, 200, &path).unwrap();
+    plot::render_log_plot(&curves, 320, 200, &path).unwrap();
     let img = image::open(&path).unwrap().to_rgb8();
     assert_eq!(img.dimensions(), (320, 200));
     assert!(img.pixels().any(|p| p.0 == [200, 0, 0]) && img.pixels().any(|p| p.0 == [0, 0, 200]));
@@ -124,7 +125,7 @@ fn rnn_benchmarks_report_time_and_dispatches() {
 
 // ---- The copy task ----
 
-use kairo::train::seq_copy::{self, copy_batch, CopySpec, IGNORE};
+use kairo::jobs::copy::{self as seq_copy, copy_batch, CopySpec, IGNORE};
 
 #[test]
 fn copy_batch_layout() {

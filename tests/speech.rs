@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::ctx;
-use kairo::train::speech::{self, SpeechTrainConfig};
+use kairo::jobs::speech::{self, SpeechTrainConfig};
 
 #[test]
 fn synthetic_digits_train_below_stated_cer_and_checkpoint_transcribes() {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use kairo::speech::manifest::Example;
 use kairo::speech::model::{SpeechConfig, SpeechModel};
-use kairo::train::speech::{self, SpeechData, SpeechEvent, SpeechRun, SpeechTrainConfig};
+use kairo::jobs::speech::{self, SpeechData, SpeechEvent, SpeechRun, SpeechTrainConfig};
 use kairo::{Context, Tensor, Var};
 
 /// A model small enough that an epoch of the tiny set takes about a second

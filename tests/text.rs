@@ -6,7 +6,7 @@ mod common;
 
 use kairo::data::text::{TextCorpus, Vocab, BUILTIN_CORPUS};
 use kairo::nn::rnn::CellKind;
-use kairo::train::text::{self, CharModel, CharShape, TextConfig};
+use kairo::jobs::text::{self, CharModel, CharShape, TextConfig};
 use rand::SeedableRng;
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {

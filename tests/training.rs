@@ -10,7 +10,7 @@ use kairo::nn::loss::{cross_entropy, Reduction};
 use kairo::nn::{Linear, Mlp};
 use kairo::ops::Activation;
 use kairo::optim::{Adam, Optimizer, Sgd};
-use kairo::{train, Context, Tensor, Var};
+use kairo::{jobs, Context, Tensor, Var};
 use rand::SeedableRng;
 
 fn spirals(per_class: usize, seed: u64) -> (Vec<f32>, Vec<i32>) {
@@ -21,14 +21,11 @@ fn mlp(ctx: &Context, seed: u64) -> Mlp {
     Mlp::new(ctx, &[2, 48, 48, 2], Activation::Tanh, &mut rand::rngs::StdRng::seed_from_u64(seed)).unwrap()
 }
 
-/// One training step: forward, loss, backward, optimiser; returns the loss
-/// (the one readback, hence the one submit).
+/// One training step: forward, loss, then the jobs' step helper (backward,
+/// optimiser, the one readback, hence the one submit); returns the loss.
 fn step(model: &Mlp, opt: &mut dyn Optimizer, x: &Var, y: &Tensor) -> f32 {
-    train::zero_grad(model);
     let loss = cross_entropy(&model.forward(x).unwrap(), y, None, Reduction::Mean).unwrap();
-    loss.backward().unwrap();
-    train::optimizer_step(model, opt).unwrap();
-    loss.value().to_vec().unwrap()[0]
+    jobs::train_step(1, &loss, model, opt, None, false).unwrap().loss
 }
 
 fn accuracy(model: &Mlp, x: &Var, labels: &[i32]) -> f32 {

@@ -1,4 +1,6 @@
-//! The `kairo` command line: thin, calls the library.
+//! The `kairo` command line: parsing, printing and progress bars around the
+//! library, which returns values and progress events. All of kairo's
+//! terminal output lives in this binary (`kairo/*.rs` hold the per-job parts).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,11 +10,11 @@ use kairo::bench::{self, BenchConfig};
 use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::nn::rnn::CellKind;
 use kairo::nn::dcgan::DcganConfig;
-use kairo::train::gan::GanConfig;
-use kairo::train::gan_cli;
-use kairo::train::seq::{self, SeqConfig};
-use kairo::train::seq_copy::CopySpec;
-use kairo::train::speech;
+use kairo::jobs::adding::{self, SeqConfig};
+use kairo::jobs::copy::CopySpec;
+use kairo::jobs::gan::GanConfig;
+use kairo::jobs::plot::{self, Curve};
+use kairo::jobs::speech;
 use rand::SeedableRng;
 use kairo::{Context, Result};
 
@@ -434,12 +436,12 @@ fn train_seq(cfg: &SeqConfig, plot: Option<&Path>) -> Result<()> {
         cfg.clip,
         cfg.seed
     );
-    println!("baseline (always answer 1): MSE {:.3}", seq::ADDING_BASELINE_MSE);
+    println!("baseline (always answer 1): MSE {:.3}", adding::ADDING_BASELINE_MSE);
     let bar = indicatif::ProgressBar::new(cfg.steps as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  loss {msg}  {per_sec}").expect("valid template"),
     );
-    let run = seq::train_adding(&ctx, cfg, |p| {
+    let run = adding::train_adding(&ctx, cfg, |p| {
         bar.set_message(format!("{:.4}", p.loss));
         bar.inc(1);
         if let Some(m) = p.test_mse {
@@ -459,18 +461,18 @@ fn train_seq(cfg: &SeqConfig, plot: Option<&Path>) -> Result<()> {
         let mut curves = Vec::new();
         let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
         for kind in [CellKind::RnnTanh, CellKind::Lstm, CellKind::Gru] {
-            let model = seq::SeqModel::new(&ctx, kind, cfg.hidden, &mut rng)?;
-            let values = seq::input_grad_norms(&ctx, &model, cfg.length, cfg.batch, cfg.seed)?;
-            curves.push(seq::Curve { label: format!("{} (init)", cell_name(kind)), color: seq::cell_color(kind), values });
+            let model = adding::SeqModel::new(&ctx, kind, cfg.hidden, &mut rng)?;
+            let values = adding::input_grad_norms(&ctx, &model, cfg.length, cfg.batch, cfg.seed)?;
+            curves.push(Curve { label: format!("{} (init)", cell_name(kind)), color: plot::cell_color(kind), values });
         }
-        let trained = seq::input_grad_norms(&ctx, &run.model, cfg.length, cfg.batch, cfg.seed)?;
-        let c = seq::cell_color(cfg.cell);
-        curves.push(seq::Curve {
+        let trained = adding::input_grad_norms(&ctx, &run.model, cfg.length, cfg.batch, cfg.seed)?;
+        let c = plot::cell_color(cfg.cell);
+        curves.push(Curve {
             label: format!("{} (trained)", cell_name(cfg.cell)),
             color: [c[0] / 2, c[1] / 2, c[2] / 2],
             values: trained,
         });
-        seq::render_log_plot(&curves, 640, 400, path)?;
+        plot::render_log_plot(&curves, 640, 400, path)?;
         println!(
             "\n‖∂L/∂x_t‖ per step t (proxy for ‖∂L/∂h_t‖: how much gradient from the loss at step T reaches step t), log y axis:"
         );
@@ -511,8 +513,8 @@ fn demo() -> Result<()> {
         indicatif::ProgressStyle::with_template("   {bar:30} {pos}/{len} steps  loss {msg}  {per_sec}")
             .expect("valid template"),
     );
-    let run = kairo::train::spirals::train_spirals(&ctx, 100, steps, 7, |_, loss| {
-        bar.set_message(format!("{loss:.4}"));
+    let run = kairo::jobs::spirals::train_spirals(&ctx, 100, steps, 7, |p| {
+        bar.set_message(format!("{:.4}", p.loss));
         bar.inc(1);
     })?;
     bar.finish();
@@ -523,7 +525,7 @@ fn demo() -> Result<()> {
         run.accuracy * 100.0
     );
     let png = Path::new("kairo-spirals.png");
-    kairo::train::spirals::render_png(&run, &ctx, 256, png)?;
+    kairo::jobs::spirals::render_png(&run, &ctx, 256, png)?;
     println!("   decision regions drawn to {}", png.display());
 
     println!("\n3. Kernel benchmarks (median of 5)");
@@ -532,6 +534,8 @@ fn demo() -> Result<()> {
     Ok(())
 }
 
+#[path = "kairo/gan_cli.rs"]
+mod gan_cli;
 #[path = "kairo/seq_cli.rs"]
 mod seq_cli;
 #[path = "kairo/speech_cli.rs"]

@@ -77,10 +77,7 @@ fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Decodes `path`, crops the centre square, resizes to `size` and returns
 /// (C, H, W) values in [-1, 1].
 pub fn load_image(path: &Path, size: usize, channels: usize) -> Result<Vec<f32>> {
-    let bad = |m: String| Error::Io {
-        path: path.display().to_string(),
-        source: std::io::Error::other(m),
-    };
+    let bad = |m: String| Error::data(path, m);
     let img = image::ImageReader::open(path)
         .map_err(|e| io_error(path, e))?
         .with_guessed_format()

@@ -120,10 +120,7 @@ impl TextCorpus {
     /// file is an error naming it.
     pub fn from_file(path: &Path) -> Result<TextCorpus> {
         let shown = path.display().to_string();
-        let bad = |problem: String| Error::Io {
-            path: shown.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, problem),
-        };
+        let bad = |problem: String| Error::data(path, problem);
         let bytes = std::fs::read(path).map_err(|e| Error::Io {
             path: shown.clone(),
             source: e,

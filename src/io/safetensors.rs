@@ -84,7 +84,7 @@ fn shown(path: &Path) -> String {
 
 /// A format or fit problem with the checkpoint at `path`.
 fn problem(path: &Path, problem: impl Into<String>) -> Error {
-    Error::Checkpoint { path: shown(path), problem: problem.into() }
+    Error::Checkpoint { path: shown(path), problems: vec![problem.into()] }
 }
 
 /// An IO error on `path`.

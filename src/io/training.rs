@@ -3,9 +3,10 @@
 //! `optim.`, its step count and the caller's metadata. Saved kill-safely
 //! (see `safetensors::save`); loaded strictly.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
+use super::parameters::{check_parameters, load_parameters, Scope};
 use super::safetensors;
 use crate::error::{Error, Result};
 use crate::nn::Module;
@@ -29,34 +30,16 @@ pub fn save_training(path: &Path, module: &dyn Module, opt: &dyn Optimizer, meta
 /// Restores what `save_training` wrote into `module` and `opt`; returns the
 /// caller's metadata. Strict, as PyTorch's `load_state_dict`: the file's
 /// model tensors and the module's parameters must match one to one in name,
-/// shape and dtype, checked before anything is written.
+/// shape and dtype ([`load_parameters`]), checked before anything is written.
 pub fn load_training(ctx: &Context, path: &Path, module: &dyn Module, opt: &mut dyn Optimizer) -> Result<HashMap<String, String>> {
-    let problem = |p: String| Error::Checkpoint { path: path.display().to_string(), problem: p };
     let ckpt = safetensors::load(ctx, path)?;
     let params = module.parameters();
-    let in_file: BTreeSet<&str> =
-        ckpt.tensors.iter().map(|(n, _)| n.as_str()).filter(|n| !n.starts_with(OPTIM_PREFIX)).collect();
-    let in_model: BTreeSet<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
-    if in_file != in_model {
-        let missing: Vec<_> = in_model.difference(&in_file).collect();
-        let unexpected: Vec<_> = in_file.difference(&in_model).collect();
-        return Err(problem(format!("model parameters differ: missing {missing:?}, unexpected {unexpected:?}")));
-    }
-    for (name, var) in &params {
-        let src = ckpt.get(name).expect("checked above");
-        if src.shape() != var.shape() || src.dtype() != var.value().dtype() {
-            return Err(problem(format!(
-                "`{name}`: file has {:?} {:?}, model has {:?} {:?}",
-                src.shape(),
-                src.dtype(),
-                var.shape(),
-                var.value().dtype()
-            )));
-        }
-    }
+    let targets: Vec<(&str, &Tensor)> = params.iter().map(|(n, v)| (n.as_str(), v.value())).collect();
+    let scope = model_scope();
+    check_parameters(path, scope, &targets)?;
     let steps: u64 = match ckpt.metadata.get(STEP_KEY) {
-        Some(s) => s.parse().map_err(|_| problem(format!("{STEP_KEY} is not a number: {s:?}")))?,
-        None => return Err(problem(format!("no {STEP_KEY} in the metadata: not a training checkpoint"))),
+        Some(s) => s.parse().map_err(|_| Error::checkpoint(path, format!("{STEP_KEY} is not a number: {s:?}")))?,
+        None => return Err(Error::checkpoint(path, format!("no {STEP_KEY} in the metadata: not a training checkpoint"))),
     };
     let state: Vec<(String, Tensor)> = ckpt
         .tensors
@@ -65,10 +48,13 @@ pub fn load_training(ctx: &Context, path: &Path, module: &dyn Module, opt: &mut 
         .collect();
     opt.load_state(&state)?;
     opt.set_step_count(steps);
-    for (name, var) in &params {
-        var.value().deep_copy_from(ckpt.get(name).expect("checked above"))?;
-    }
+    load_parameters(path, scope, &targets)?;
     let mut meta = ckpt.metadata;
     meta.remove(STEP_KEY);
     Ok(meta)
+}
+
+/// The model's tensors in a training file: all but the optimiser's.
+pub fn model_scope() -> Scope<'static> {
+    Scope { prefix: "", except: &[OPTIM_PREFIX] }
 }

@@ -183,12 +183,7 @@ fn zero_bias(b: Option<&Var>) -> Result<()> {
     }
 }
 
-/// One N(0, 1) sample.
-pub fn standard_normal(rng: &mut impl Rng) -> f32 {
-    let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
-    let u2: f64 = rng.random_range(0.0..1.0);
-    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
-}
+pub use crate::sampling::standard_normal;
 
 /// The DCGAN generator.
 pub struct Generator {

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::kernels::embedding::{self as kernel, Params};
 use crate::ops::{as_u32, grid_1d};
+use crate::sampling::standard_normal as normal;
 use crate::tensor::{DType, Tensor};
 
 /// Indices one backward pass loops over.
@@ -25,13 +26,6 @@ pub struct Embedding {
     pub weight: Var,
     /// Row that receives no gradient (PyTorch's `padding_idx`).
     pub padding_idx: Option<usize>,
-}
-
-/// A standard normal sample by Box–Muller.
-fn normal(rng: &mut impl Rng) -> f32 {
-    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln stays finite
-    let u2: f64 = rng.random();
-    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
 }
 
 impl Embedding {

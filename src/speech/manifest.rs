@@ -42,7 +42,7 @@ pub struct LoadReport {
 }
 
 fn manifest_error(path: &Path, msg: String) -> Error {
-    Error::Io { path: path.display().to_string(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, msg) }
+    Error::data(path, msg)
 }
 
 /// Parses a manifest. Errors name the manifest and line; every listed WAV

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 pub const SAMPLE_RATE: u32 = 16_000;
 
 fn bad_file(path: &Path, msg: impl Into<String>) -> Error {
-    Error::Io { path: path.display().to_string(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, msg.into()) }
+    Error::data(path, msg)
 }
 
 /// The lowest and highest sample rates [`read_wav`] accepts.

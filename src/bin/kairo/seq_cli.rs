@@ -3,10 +3,9 @@
 use std::path::Path;
 
 use kairo::data::text::TextCorpus;
-use kairo::train::seq::SeqConfig;
-use kairo::train::seq_copy::{self, CopySpec};
-use kairo::train::text::{self, CharModel, CharShape, TextConfig};
-use kairo::{Context, Result};
+use kairo::jobs::copy::{self, CopySpec, SeqConfig};
+use kairo::jobs::text::{self, CharModel, CharShape, TextConfig};
+use kairo::{Context, Error, Result};
 use rand::SeedableRng;
 
 use super::{cell_name, TextArgs};
@@ -43,7 +42,7 @@ pub fn train_copy(cfg: &SeqConfig, spec: &CopySpec) -> Result<()> {
         100.0 * spec.baseline_accuracy()
     );
     let bar = bar(cfg.steps);
-    let run = seq_copy::train_copy(&ctx, cfg, spec, |p| {
+    let run = copy::train_copy(&ctx, cfg, spec, |p| {
         bar.set_message(format!("{:.4}", p.loss));
         bar.inc(1);
         if let Some(e) = p.eval {
@@ -119,7 +118,9 @@ pub fn train_text(cfg: &SeqConfig, a: &TextArgs) -> Result<()> {
     );
     let bar = bar(tc.steps);
     let mut recent = std::collections::VecDeque::new();
-    let run = text::train_text(&ctx, &corpus, &tc, |p| {
+    // The last checkpoint this run can vouch for: the one it resumes from, then each it writes.
+    let mut last_good = (a.resume && a.checkpoint.exists()).then(|| "the one it resumed from".to_string());
+    let result = text::train_text(&ctx, &corpus, &tc, |p| {
         recent.push_back(p.loss);
         if recent.len() > 20 {
             recent.pop_front();
@@ -130,8 +131,20 @@ pub fn train_text(cfg: &SeqConfig, a: &TextArgs) -> Result<()> {
         if let Some(s) = &p.sample {
             bar.suspend(|| println!("--- step {} (T = {}):\n{}{}\n---", p.step + 1, tc.temperature, tc.prompt, s));
         }
-    })?;
+        if p.saved.is_some() {
+            last_good = Some(format!("the one written after step {}", p.step + 1));
+        }
+    });
     bar.finish();
+    if let Err(Error::Diverged { .. }) = &result {
+        let path = a.checkpoint.display();
+        match &last_good {
+            Some(which) => eprintln!("the last good checkpoint is {path}, {which}"),
+            None if a.checkpoint.exists() => eprintln!("this run wrote no checkpoint before it diverged ({path} is older)"),
+            None => eprintln!("no checkpoint was written before it diverged"),
+        }
+    }
+    let run = result?;
     if run.resumed_at > 0 {
         println!("(resumed from {} at step {})", a.checkpoint.display(), run.resumed_at);
     }

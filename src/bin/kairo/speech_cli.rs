@@ -1,9 +1,9 @@
-//! `kairo train speech` and `kairo transcribe`: printing and progress around `kairo::train::speech`.
+//! `kairo train speech` and `kairo transcribe`: printing and progress around `kairo::jobs::speech`.
 
 use std::path::Path;
 
-use kairo::train::speech;
-use kairo::{Context, Result};
+use kairo::jobs::speech;
+use kairo::{Context, Error, Result};
 
 pub fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
     let ctx = Context::new()?;
@@ -48,7 +48,9 @@ pub fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
     bar.set_style(
         indicatif::ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} batches  loss {msg}  {per_sec}").expect("valid template"),
     );
-    let run = speech::train_speech(&ctx, cfg, &data, |ev| match ev {
+    // The last checkpoint this run can vouch for: the resumed one, then each epoch's.
+    let mut last_good = cfg.resume.then(|| "the one it resumed from".to_string());
+    let result = speech::train_speech(&ctx, cfg, &data, |ev| match ev {
         speech::SpeechEvent::EpochStart { epoch, batches } => {
             bar.reset();
             bar.set_length(batches as u64);
@@ -59,6 +61,9 @@ pub fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
             bar.inc(1);
         }
         speech::SpeechEvent::Epoch(r) => bar.suspend(|| {
+            if r.checkpoint.is_some() {
+                last_good = Some(format!("the one written after epoch {}", r.epoch + 1));
+            }
             println!(
                 "epoch {:>3}: train loss {:.3}  held-out CER {:.1}%  WER {:.1}%  ({:.1} s of audio per second)",
                 r.epoch + 1,
@@ -71,8 +76,16 @@ pub fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
                 println!("    ref: {reference}\n    hyp: {hypothesis}");
             }
         }),
-    })?;
+    });
     bar.finish_and_clear();
+    if let Err(Error::Diverged { .. }) = &result {
+        match (&cfg.out, &last_good) {
+            (Some(dir), Some(which)) => eprintln!("the last good checkpoint is {}, {which}", dir.join(speech::CHECKPOINT).display()),
+            (Some(_), None) => eprintln!("no checkpoint was written before it diverged"),
+            (None, _) => eprintln!("(no --out: this run writes no checkpoints)"),
+        }
+    }
+    let run = result?;
     if let Some(last) = run.epochs.last() {
         println!("final held-out CER {:.1}%, WER {:.1}% after {:.0} s", last.cer * 100.0, last.wer * 100.0, t0.elapsed().as_secs_f32());
     }

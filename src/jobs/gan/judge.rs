@@ -9,15 +9,17 @@
 
 use rand::SeedableRng;
 
-use super::{optimizer_step, zero_grad};
 use crate::data::shapes::{Shapes, NUM_CLASSES};
 use crate::error::{Error, Result};
+use crate::io::parameters::{load_parameters, Scope};
+use crate::jobs::step::record_update;
 use crate::nn::conv::Conv2d;
 use crate::nn::linear::Linear;
 use crate::nn::loss::{cross_entropy, Reduction};
 use crate::nn::{prefixed, Module};
 use crate::ops::UnaryOp;
 use crate::optim::Adam;
+use crate::sampling::argmax;
 use crate::{autograd, no_grad, Context, Tensor, Var};
 
 /// Top probability at which a sample counts as confidently assigned.
@@ -173,10 +175,8 @@ pub fn train_classifier(
         let x = Var::constant(Tensor::from_slice(ctx, &x, &[batch, channels, size, size])?);
         let y: Vec<i32> = labels.iter().map(|&l| l as i32).collect();
         let y = Tensor::from_i32(ctx, &y, &[batch])?;
-        zero_grad(&model);
         let loss = cross_entropy(&model.forward(&x)?, &y, None, Reduction::Mean)?;
-        loss.backward()?;
-        optimizer_step(&model, &mut opt)?;
+        record_update(&loss, &model, &mut opt, None)?;
         if step % 50 == 49 {
             ctx.sync()?; // bound the recorded work; no readback
         }
@@ -189,13 +189,6 @@ pub fn train_classifier(
         .filter(|(p, &l)| argmax(p).0 == l)
         .count();
     Ok((model, right as f32 / labels.len() as f32))
-}
-
-fn argmax(p: &[f32]) -> (usize, f32) {
-    p.iter().copied().enumerate().fold(
-        (0, f32::MIN),
-        |best, (i, v)| if v > best.1 { (i, v) } else { best },
-    )
 }
 
 /// The classifier's verdict on a set of samples.
@@ -293,7 +286,7 @@ pub fn classifier_for(
             .iter()
             .map(|(n, v)| (n.as_str(), v.value()))
             .collect();
-        crate::io::safetensors::load_into(cache, &targets)?;
+        load_parameters(cache, Scope::ALL, &targets)?;
         return Ok((model, None));
     }
     let (model, acc) = train_classifier(

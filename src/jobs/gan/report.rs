@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::gan::{GanTrainer, IterStats};
-use super::gan_eval::{judge, Judgement, ShapeClassifier};
-use super::seq::{render_log_plot, Curve};
+use super::judge::{judge, Judgement, ShapeClassifier};
+use super::trainer::{GanTrainer, IterStats};
+use crate::jobs::plot::{render_log_plot, Curve};
 use crate::error::{Error, Result};
 
 /// Draws `n` images (n, C, S, S) in [-1, 1] as a square-ish grid, each
@@ -82,7 +82,7 @@ fn smooth(values: &[f32], window: usize) -> Vec<f32> {
 
 /// The loss curve: D loss (red), G loss (blue), D(x) (green), D(G(z))
 /// (orange) over iterations, smoothed, on a log axis (the plotting helper
-/// of `train seq`); legend boxes top right in that order.
+/// of every job); legend boxes top right in that order.
 pub fn render_loss_curve(history: &[IterStats], path: &Path) -> Result<()> {
     let window = (history.len() / 50).max(1);
     let series =
@@ -168,7 +168,7 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
     if t.history.len() >= 2 {
         render_loss_curve(&t.history, &files.loss_curve)?;
     }
-    super::gan_ckpt::save(t, &files.checkpoint)?;
+    super::checkpoint::save(t, &files.checkpoint)?;
     let judgement = match classifier {
         None => None,
         Some(c) => {
@@ -176,7 +176,7 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
             let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
                 t.config.seed ^ 0x5A11 ^ t.iteration,
             );
-            let noise = super::gan::uniform_noise(JUDGED_SAMPLES, m.nz, &mut rng);
+            let noise = super::trainer::uniform_noise(JUDGED_SAMPLES, m.nz, &mut rng);
             let noise = crate::Tensor::from_slice(&t.ctx, &noise, &[JUDGED_SAMPLES, m.nz])?;
             let j = judge(&t.ctx, c, &t.generate(&noise)?)?;
             let mut text = std::fs::read_to_string(&files.quality).unwrap_or_else(|_| {
@@ -204,8 +204,9 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
 
 /// Trains until `config.iters` iterations, with a snapshot every
 /// `config.every` iterations and at the end. `on_iter` sees every
-/// iteration's numbers, `on_snapshot` every snapshot. A non-finite loss
-/// ends the run with an error; the last snapshot's checkpoint stays.
+/// iteration's numbers, `on_snapshot` every snapshot. A value read back
+/// not finite ends the run with [`Error::Diverged`] before any snapshot
+/// of that iteration: the last snapshot's checkpoint (if any) stays.
 pub fn run(
     t: &mut GanTrainer,
     classifier: Option<&ShapeClassifier>,
@@ -215,7 +216,7 @@ pub fn run(
     while t.iteration < t.config.iters {
         let stats = t.step()?;
         on_iter(t.iteration, &stats);
-        if t.iteration % t.config.every == 0 || t.iteration == t.config.iters {
+        if t.snapshot_due(t.iteration) {
             on_snapshot(&snapshot(t, classifier)?);
         }
     }

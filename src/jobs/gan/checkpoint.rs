@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::gan::{GanTrainer, IterStats};
+use super::trainer::{GanTrainer, IterStats};
 use crate::error::{Error, Result};
+use crate::io::parameters::{check_parameters, load_parameters, Scope};
 use crate::io::safetensors::{self, Checkpoint};
 use crate::nn::dcgan::{DcganConfig, Generator};
 use crate::nn::Module;
@@ -49,11 +50,11 @@ pub fn config_from_meta(path: &Path, meta: &HashMap<String, String>) -> Result<D
     let get = |k: &str| -> Result<usize> {
         meta.get(k)
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| Error::Checkpoint {
-                path: path.display().to_string(),
-                problem: format!(
-                    "metadata `{k}` missing or not a number: not a kairo DCGAN checkpoint"
-                ),
+            .ok_or_else(|| {
+                Error::checkpoint(
+                    path,
+                    format!("metadata `{k}` missing or not a number: not a kairo DCGAN checkpoint"),
+                )
             })
     };
     Ok(DcganConfig {
@@ -69,14 +70,7 @@ pub fn config_from_meta(path: &Path, meta: &HashMap<String, String>) -> Result<D
 pub fn save(trainer: &GanTrainer, path: &Path) -> Result<()> {
     let t = trainer;
     let mut named = prefixed("netG.", generator_state(&t.generator));
-    let mut d: Vec<(String, Tensor)> = t
-        .discriminator
-        .parameters()
-        .into_iter()
-        .map(|(n, p)| (n, p.value().clone()))
-        .collect();
-    d.extend(t.discriminator.buffers());
-    named.extend(prefixed("netD.", d));
+    named.extend(prefixed("netD.", discriminator_state(t)));
     named.extend(prefixed("optimG.", t.opt_g.state()?));
     named.extend(prefixed("optimD.", t.opt_d.state()?));
     named.push(("fixed_noise".into(), t.fixed_noise.clone()));
@@ -102,50 +96,21 @@ pub fn save(trainer: &GanTrainer, path: &Path) -> Result<()> {
     safetensors::save(path, &refs, &meta_refs)
 }
 
-/// Copies `prefix + name` of the file into every target, strictly: each
-/// must exist with the same shape and dtype (checked before any copy).
-fn copy_into(
-    path: &Path,
-    ckpt: &Checkpoint,
-    prefix: &str,
-    targets: &[(String, Tensor)],
-) -> Result<()> {
-    let problem = |p: String| Error::Checkpoint {
-        path: path.display().to_string(),
-        problem: p,
-    };
-    let mut pairs = Vec::new();
-    for (name, dst) in targets {
-        let full = format!("{prefix}{name}");
-        let src = ckpt
-            .get(&full)
-            .ok_or_else(|| problem(format!("missing `{full}`")))?;
-        if src.shape() != dst.shape() || src.dtype() != dst.dtype() {
-            return Err(problem(format!(
-                "`{full}`: file has {:?} {:?}, model has {:?} {:?}",
-                src.shape(),
-                src.dtype(),
-                dst.shape(),
-                dst.dtype()
-            )));
-        }
-        pairs.push((src, dst));
-    }
-    let expected = targets.len();
-    let in_file = ckpt
-        .tensors
-        .iter()
-        .filter(|(n, _)| n.starts_with(prefix))
-        .count();
-    if in_file != expected {
-        return Err(problem(format!(
-            "{in_file} tensors under `{prefix}` but the model has {expected}"
-        )));
-    }
-    for (src, dst) in pairs {
-        dst.deep_copy_from(src)?;
-    }
-    Ok(())
+/// (name, tensor) pairs as the strict loader takes them.
+fn refs(targets: &[(String, Tensor)]) -> Vec<(&str, &Tensor)> {
+    targets.iter().map(|(n, t)| (n.as_str(), t)).collect()
+}
+
+/// Named tensors of a discriminator: parameters then batch-norm buffers.
+fn discriminator_state(trainer: &GanTrainer) -> Vec<(String, Tensor)> {
+    let mut d: Vec<(String, Tensor)> = trainer
+        .discriminator
+        .parameters()
+        .into_iter()
+        .map(|(n, p)| (n, p.value().clone()))
+        .collect();
+    d.extend(trainer.discriminator.buffers());
+    d
 }
 
 /// An optimiser's state and step count from `prefix`.
@@ -165,10 +130,7 @@ fn load_optimizer(
         .metadata
         .get(&key)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::Checkpoint {
-            path: path.display().to_string(),
-            problem: format!("metadata `{key}` missing or not a number"),
-        })?;
+        .ok_or_else(|| Error::checkpoint(path, format!("metadata `{key}` missing or not a number")))?;
     opt.load_state(&state)?;
     opt.set_step_count(steps);
     Ok(())
@@ -181,41 +143,35 @@ pub fn load(trainer: &mut GanTrainer, path: &Path) -> Result<()> {
     let want = trainer.config.model;
     let have = config_from_meta(path, &ckpt.metadata)?;
     if have != want {
-        return Err(Error::Checkpoint {
-            path: path.display().to_string(),
-            problem: format!("written for {have:?}, but this run is configured for {want:?}"),
-        });
+        return Err(Error::checkpoint(
+            path,
+            format!("written for {have:?}, but this run is configured for {want:?}"),
+        ));
     }
     let iteration: u64 = ckpt
         .metadata
         .get("iteration")
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::Checkpoint {
-            path: path.display().to_string(),
-            problem: "metadata `iteration` missing or not a number".into(),
-        })?;
-    let mut d: Vec<(String, Tensor)> = trainer
-        .discriminator
-        .parameters()
-        .into_iter()
-        .map(|(n, p)| (n, p.value().clone()))
-        .collect();
-    d.extend(trainer.discriminator.buffers());
-    copy_into(path, &ckpt, "netG.", &generator_state(&trainer.generator))?;
-    copy_into(path, &ckpt, "netD.", &d)?;
+        .ok_or_else(|| Error::checkpoint(path, "metadata `iteration` missing or not a number"))?;
+    let (g, d) = (generator_state(&trainer.generator), discriminator_state(trainer));
+    // Both nets checked before either is written.
+    check_parameters(path, Scope::prefix("netG."), &refs(&g))?;
+    check_parameters(path, Scope::prefix("netD."), &refs(&d))?;
+    load_parameters(path, Scope::prefix("netG."), &refs(&g))?;
+    load_parameters(path, Scope::prefix("netD."), &refs(&d))?;
     match ckpt.get("fixed_noise") {
         Some(src) if src.shape() == trainer.fixed_noise.shape() => {
             trainer.fixed_noise.deep_copy_from(src)?
         }
         other => {
-            return Err(Error::Checkpoint {
-                path: path.display().to_string(),
-                problem: format!(
+            return Err(Error::checkpoint(
+                path,
+                format!(
                     "`fixed_noise` {:?}, this run wants {:?}",
                     other.map(|t| t.shape().to_vec()),
                     trainer.fixed_noise.shape()
                 ),
-            })
+            ))
         }
     }
     load_optimizer(path, &ckpt, "optimG.", &mut trainer.opt_g)?;
@@ -243,6 +199,6 @@ pub fn load_generator(ctx: &Context, path: &Path) -> Result<Generator> {
     let config = config_from_meta(path, &ckpt.metadata)?;
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
     let g = Generator::new(ctx, config, &mut rng)?;
-    copy_into(path, &ckpt, "netG.", &generator_state(&g))?;
+    load_parameters(path, Scope::prefix("netG."), &refs(&generator_state(&g)))?;
     Ok(g)
 }

@@ -22,10 +22,10 @@ use std::path::PathBuf;
 
 use rand::{Rng, SeedableRng};
 
-use super::{optimizer_step, zero_grad};
 use crate::data::images::ImageFolder;
 use crate::data::shapes::Shapes;
 use crate::error::{Error, Result};
+use crate::jobs::step::{parameter_sum_of_squares, read_checked, record_update};
 use crate::nn::dcgan::{set_frozen, DcganConfig, Discriminator, Generator};
 use crate::nn::loss::{binary_cross_entropy_with_logits as bce, Reduction};
 use crate::nn::Module;
@@ -215,8 +215,14 @@ impl GanTrainer {
         })
     }
 
-    /// One iteration: `d_steps` D updates, then one G update. Errors, with
-    /// nothing else changed on the host side, when a loss is not finite.
+    /// Whether a snapshot (grid, curve, checkpoint) follows iteration `done`.
+    pub fn snapshot_due(&self, done: u64) -> bool {
+        done % self.config.every == 0 || done == self.config.iters
+    }
+
+    /// One iteration: `d_steps` D updates, then one G update. Errors with
+    /// [`Error::Diverged`], with nothing else changed on the host side (the
+    /// iteration is not counted), when a value read back is not finite.
     pub fn step(&mut self) -> Result<IterStats> {
         let (b, nz) = (self.config.batch, self.config.model.nz);
         let (s, c) = self.data.dims();
@@ -244,7 +250,6 @@ impl GanTrainer {
             // D sees the fakes as constants: its loss has no path back to
             // G, which is how G stays frozen during D's update.
             let detached = Var::constant(g_out.value().clone());
-            zero_grad(&self.discriminator);
             let d_real = self.discriminator.forward(&real)?;
             let d_fake = self.discriminator.forward(&detached)?;
             let loss_d = autograd::binary(
@@ -252,8 +257,7 @@ impl GanTrainer {
                 &bce(&d_fake, &self.zeros, Reduction::Mean)?,
                 BinaryOp::Add,
             )?;
-            loss_d.backward()?;
-            optimizer_step(&self.discriminator, &mut self.opt_d)?;
+            record_update(&loss_d, &self.discriminator, &mut self.opt_d, None)?;
             if last {
                 d_metrics = Some((
                     loss_d,
@@ -268,29 +272,27 @@ impl GanTrainer {
             d_metrics.expect("d_steps >= 1"),
         );
         set_frozen(&self.discriminator, true)?;
-        zero_grad(&self.generator);
         let loss_g = bce(
             &self.discriminator.forward(&fake)?,
             &self.ones,
             Reduction::Mean,
         )?;
-        loss_g.backward()?;
-        optimizer_step(&self.generator, &mut self.opt_g)?;
+        record_update(&loss_g, &self.generator, &mut self.opt_g, None)?;
         set_frozen(&self.discriminator, false)?;
-        // The iteration's one submit and one readback, all four scalars.
-        let v = Tensor::to_vecs(&[loss_d.value(), loss_g.value(), &d_x, &d_g_z])?;
+        // A snapshot (and checkpoint) follows this iteration: check the weights too.
+        let done = self.iteration + 1;
+        let params = if self.snapshot_due(done) {
+            Some(parameter_sum_of_squares(&[&self.generator, &self.discriminator])?)
+        } else {
+            None
+        };
+        // The iteration's one submit and one readback: the four logged
+        // scalars (and the parameter check), all required finite.
+        let mut read: Vec<&Tensor> = vec![loss_d.value(), loss_g.value(), &d_x, &d_g_z];
+        read.extend(params.as_ref());
+        let v = read_checked(done, &read)?;
         let stats = IterStats { loss_d: v[0][0], loss_g: v[1][0], d_x: v[2][0], d_g_z: v[3][0] };
-        if !(stats.loss_d.is_finite() && stats.loss_g.is_finite()) {
-            return Err(Error::InvalidArgument(format!(
-                "training diverged at iteration {}: D loss {}, G loss {} (not finite); stopped, \
-                 the last good checkpoint in {} is kept — resume from it with a lower learning rate",
-                self.iteration + 1,
-                stats.loss_d,
-                stats.loss_g,
-                self.config.out.display()
-            )));
-        }
-        self.iteration += 1;
+        self.iteration = done;
         self.history.push(stats);
         Ok(stats)
     }

@@ -1,30 +1,25 @@
-//! `kairo train speech`: the Deep Speech 2 style recogniser
-//! (`crate::speech::model`) trained with the CTC loss, Adam and gradient
-//! clipping, on a manifest or on the built-in synthetic spoken digits.
-//!
-//! A step, top to bottom: a batch of similar-length utterances padded to
-//! the longest (zeros = the normalised mean past each end) → conv → GRU →
-//! logits → CTC from logits with each utterance's own frame count → backward
-//! → clip → Adam → one submit, one readback (the loss). Each epoch ends with
-//! greedy decoding of the held-out set (CER, WER) and a kill-safe checkpoint.
+//! Speech training: data preparation (manifest or synthetic digits,
+//! featurised, filtered, split), length-bucketed batches, and the epoch
+//! loop with held-out CER/WER and a checkpoint after every epoch.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use super::{optimizer_step, zero_grad};
+use super::checkpoint;
+use super::report::transcribe_examples;
 use crate::error::{Error, Result};
-use crate::io::training::{load_training, save_training};
+use crate::io::training::load_training;
+use crate::jobs::step;
 use crate::nn::ctc::{ctc_loss, min_frames, CtcOptions, CtcTargets, Reduction};
-use crate::nn::Module;
-use crate::optim::{clip_grad_norm, Adam};
+use crate::optim::{Adam, Optimizer};
 use crate::speech::features::LogMel;
 use crate::speech::manifest::{load_examples, read_manifest, Example, LoadReport};
 use crate::speech::model::{SpeechConfig, SpeechModel};
 use crate::speech::{synth, text};
-use crate::{no_grad, Context, Tensor, Var};
+use crate::{Context, Tensor, Var};
 
 /// The checkpoint file inside `--out`.
 pub const CHECKPOINT: &str = "speech.safetensors";
@@ -135,15 +130,15 @@ pub fn synthetic_examples(count: usize, seed: u64, mel: &LogMel) -> Vec<Example>
 }
 
 /// A padded batch on the device.
-struct Batch {
+pub(crate) struct Batch {
     /// (T, B, F), zeros past each utterance's end.
-    x: Var,
-    targets: CtcTargets,
-    input_lengths: Vec<usize>,
-    target_lengths: Vec<usize>,
+    pub(crate) x: Var,
+    pub(crate) targets: CtcTargets,
+    pub(crate) input_lengths: Vec<usize>,
+    pub(crate) target_lengths: Vec<usize>,
 }
 
-fn make_batch(ctx: &Context, model: &SpeechModel, items: &[&Example]) -> Result<Batch> {
+pub(crate) fn make_batch(ctx: &Context, model: &SpeechModel, items: &[&Example]) -> Result<Batch> {
     let f = model.config.n_mels;
     let t = items.iter().map(|e| e.features.frames).max().unwrap_or(1);
     let b = items.len();
@@ -206,6 +201,8 @@ pub struct EpochReport {
     pub samples: Vec<(String, String)>,
     /// Training throughput: seconds of audio trained on per wall second.
     pub audio_seconds_per_second: f32,
+    /// The checkpoint written after this epoch, if any.
+    pub checkpoint: Option<PathBuf>,
 }
 
 /// What a run did.
@@ -214,30 +211,10 @@ pub struct SpeechRun {
     pub epochs: Vec<EpochReport>,
 }
 
-/// Greedy transcripts of `data`, `batch` at a time, no tape.
-pub fn transcribe_examples(ctx: &Context, model: &SpeechModel, data: &[Example], batch: usize, beam: usize) -> Result<Vec<String>> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut order: Vec<usize> = (0..data.len()).collect();
-    order.sort_by_key(|&i| data[i].features.frames);
-    let mut hyps = vec![String::new(); data.len()];
-    for chunk in order.chunks(batch.max(1)) {
-        let items: Vec<&Example> = chunk.iter().map(|&i| &data[i]).collect();
-        let b = make_batch(ctx, model, &items)?;
-        let logits = no_grad(|| model.forward(&b.x))?;
-        let (t, n, c) = (logits.shape()[0], logits.shape()[1], logits.shape()[2]);
-        let values = logits.value().to_vec()?;
-        for (bi, &i) in chunk.iter().enumerate() {
-            let frames: Vec<f32> = (0..b.input_lengths[bi]).flat_map(|ti| values[(ti * n + bi) * c..(ti * n + bi + 1) * c].to_vec()).collect();
-            debug_assert!(b.input_lengths[bi] <= t);
-            hyps[i] = text::decode(&frames, c, beam);
-        }
-    }
-    out.extend(hyps);
-    Ok(out)
-}
-
 /// Trains per `cfg` (resuming from `out` when asked); calls `progress`
-/// after every step and epoch.
+/// after every step and epoch. A step whose loss, gradient norm or (before
+/// a save) parameters come back not finite ends the run with
+/// [`Error::Diverged`]: the checkpoint of the last finished epoch stays.
 pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, mut progress: impl FnMut(SpeechEvent)) -> Result<SpeechRun> {
     if cfg.epochs == 0 || cfg.batch == 0 || !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
         return Err(Error::InvalidArgument(format!(
@@ -253,7 +230,7 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
     if cfg.resume {
         let path = ckpt.as_ref().ok_or_else(|| Error::InvalidArgument("--resume needs --out DIR holding a checkpoint".into()))?;
         let meta = load_training(ctx, path, &model, &mut opt)?;
-        check_config(path, &meta, &cfg.model)?;
+        checkpoint::check_config(path, &meta, &cfg.model)?;
         first_epoch = meta.get("epoch").and_then(|e| e.parse().ok()).unwrap_or(0);
     }
     if let Some(dir) = &cfg.out {
@@ -266,11 +243,12 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
         progress(SpeechEvent::EpochStart { epoch, batches: plan.len() });
         let start = Instant::now();
         let (mut loss_sum, mut audio) = (0.0f64, 0.0f64);
-        for idx in &plan {
+        for (k, idx) in plan.iter().enumerate() {
             let items: Vec<&Example> = idx.iter().map(|&i| &data.train[i]).collect();
             audio += items.iter().map(|e| e.seconds as f64).sum::<f64>();
             let b = make_batch(ctx, &model, &items)?;
-            let l = train_step(&model, &mut opt, &b, cfg.clip)?;
+            // The epoch's last step is followed by a save: check the weights too.
+            let l = train_step(&model, &mut opt, &b, cfg.clip, ckpt.is_some() && k + 1 == plan.len())?;
             loss_sum += l as f64;
             progress(SpeechEvent::Step { loss: l });
         }
@@ -284,62 +262,15 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
             wer: text::wer(&refs, &hyps),
             samples: refs.iter().zip(&hyps).take(cfg.show).map(|(r, h)| (r.to_string(), h.clone())).collect(),
             audio_seconds_per_second: (audio / elapsed) as f32,
+            checkpoint: ckpt.clone(),
         };
         if let Some(path) = &ckpt {
-            let config = serde_json::to_string(&cfg.model).expect("config serialises");
-            let e = (epoch + 1).to_string();
-            save_training(path, &model, &opt, &[("speech_config", &config), ("epoch", &e), ("alphabet", text::ALPHABET_NAME)])?;
+            checkpoint::save(path, &model, &opt, &cfg.model, epoch + 1)?;
         }
         progress(SpeechEvent::Epoch(report.clone()));
         reports.push(report);
     }
     Ok(SpeechRun { model, epochs: reports })
-}
-
-fn check_config(path: &Path, meta: &std::collections::HashMap<String, String>, want: &SpeechConfig) -> Result<()> {
-    let saved = config_from_meta(path, meta)?;
-    if &saved != want {
-        return Err(Error::Checkpoint {
-            path: path.display().to_string(),
-            problem: format!("saved model {saved:?} differs from the requested {want:?}"),
-        });
-    }
-    Ok(())
-}
-
-fn config_from_meta(path: &Path, meta: &std::collections::HashMap<String, String>) -> Result<SpeechConfig> {
-    let problem = |p: String| Error::Checkpoint { path: path.display().to_string(), problem: p };
-    let text = meta.get("speech_config").ok_or_else(|| problem("no speech_config in the metadata: not a speech checkpoint".into()))?;
-    serde_json::from_str(text).map_err(|e| problem(format!("speech_config is not valid: {e}")))
-}
-
-/// Rebuilds the model a checkpoint holds (its configuration is in the
-/// metadata) with its parameters.
-pub fn load_model(ctx: &Context, path: &Path) -> Result<SpeechModel> {
-    let ckpt = crate::io::safetensors::load(ctx, path)?;
-    let config = config_from_meta(path, &ckpt.metadata)?;
-    let model = SpeechModel::new(ctx, &config, &mut rand::rngs::StdRng::seed_from_u64(0))?;
-    let params = model.parameters();
-    let targets: Vec<(&str, &Tensor)> = params.iter().map(|(n, v)| (n.as_str(), v.value())).collect();
-    for (name, t) in &targets {
-        let src = ckpt.get(name).ok_or_else(|| Error::Checkpoint { path: path.display().to_string(), problem: format!("missing `{name}`") })?;
-        if src.shape() != t.shape() {
-            return Err(Error::Checkpoint {
-                path: path.display().to_string(),
-                problem: format!("`{name}`: file has {:?}, model has {:?}", src.shape(), t.shape()),
-            });
-        }
-        t.deep_copy_from(src)?;
-    }
-    Ok(model)
-}
-
-/// The text of one WAV file (greedy, or prefix beam search with `beam` > 1).
-pub fn transcribe_file(ctx: &Context, model: &SpeechModel, wav: &Path, beam: usize) -> Result<String> {
-    let samples = crate::speech::wav::load_16k(wav)?;
-    let mel = LogMel::new(model.config.n_mels)?;
-    let e = Example { seconds: samples.len() as f32 / crate::speech::wav::SAMPLE_RATE as f32, features: mel.features(&samples), transcript: String::new() };
-    Ok(transcribe_examples(ctx, model, std::slice::from_ref(&e), 1, beam)?.remove(0))
 }
 
 /// One training step's cost on a fixed batch of synthetic utterances
@@ -354,7 +285,7 @@ pub fn step_timing(ctx: &Context, batch: usize, reps: usize) -> Result<(Vec<f64>
     let items: Vec<&Example> = data.iter().collect();
     let b = make_batch(ctx, &model, &items)?;
     let clip = SpeechTrainConfig::default().clip;
-    let mut step = || train_step(&model, &mut opt, &b, clip).map(drop);
+    let mut step = || train_step(&model, &mut opt, &b, clip, false).map(drop);
     step()?; // warm-up: pipelines, autotuning, pool
     let before = ctx.counters().dispatches;
     step()?;
@@ -370,15 +301,12 @@ pub fn step_timing(ctx: &Context, batch: usize, reps: usize) -> Result<(Vec<f64>
 }
 
 /// One training step on a batch: CTC from logits (mean over target
-/// lengths, zero_infinity), backward, global-norm clipping, Adam; the
-/// loss read back (the step's one submit and readback).
-fn train_step(model: &SpeechModel, opt: &mut Adam, b: &Batch, clip: f32) -> Result<f32> {
+/// lengths, zero_infinity), then [`step::train_step`]: backward,
+/// global-norm clipping, Adam, the loss and gradient norm read back (the
+/// step's one submit and readback) and checked.
+fn train_step(model: &SpeechModel, opt: &mut Adam, b: &Batch, clip: f32, check_parameters: bool) -> Result<f32> {
     let opts = CtcOptions { blank: text::BLANK as usize, reduction: Reduction::Mean, zero_infinity: true, from_logits: true, ..Default::default() };
-    zero_grad(model);
     let loss = ctc_loss(&model.forward(&b.x)?, &b.targets, &b.input_lengths, &b.target_lengths, opts)?;
-    loss.backward()?;
-    let grads: Vec<Tensor> = model.parameters().iter().filter_map(|(_, p)| p.grad()).collect();
-    clip_grad_norm(&grads.iter().collect::<Vec<_>>(), clip)?;
-    optimizer_step(model, opt)?;
-    Ok(loss.value().to_vec()?[0])
+    let step = opt.step_count() + 1;
+    Ok(step::train_step(step, &loss, model, opt, Some(clip), check_parameters)?.loss)
 }

@@ -1,5 +1,5 @@
-//! What `kairo train gan` and `kairo sample gan` do, with their terminal
-//! output (a progress bar with iteration, D and G losses, D(x), D(G(z))
+//! `kairo train gan` and `kairo sample gan`: the terminal output around
+//! `kairo::jobs::gan` (a progress bar with iteration, D and G losses, D(x), D(G(z))
 //! and images/s; a line per snapshot).
 
 use std::path::Path;
@@ -7,13 +7,12 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 
-use super::gan::{uniform_noise, GanConfig, GanData, GanTrainer};
-use super::gan_eval::{classifier_for, ShapeClassifier};
-use super::gan_report::{self, render_grid, RunFiles};
-use crate::data::images::ImageFolder;
-use crate::data::shapes::{Shapes, CLASS_NAMES};
-use crate::error::{Error, Result};
-use crate::{Context, Tensor};
+use kairo::data::images::ImageFolder;
+use kairo::data::shapes::{Shapes, CLASS_NAMES};
+use kairo::jobs::gan::judge::{classifier_for, ShapeClassifier};
+use kairo::jobs::gan::report::{self as gan_report, render_grid, RunFiles};
+use kairo::jobs::gan::{checkpoint, generate, uniform_noise, GanConfig, GanData, GanTrainer};
+use kairo::{Context, Error, Result, Tensor};
 
 /// Trains a DCGAN as configured on the folder `data` (or the built-in
 /// shapes), resuming from OUT/checkpoint.safetensors if `resume`.
@@ -21,65 +20,16 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
     let ctx = Context::new()?;
     println!("adapter: {}", ctx.describe());
     let m = cfg.model;
-    let source = match data {
-        Some(dir) => {
-            let f = ImageFolder::open(dir, m.image_size, m.channels)?;
-            println!(
-                "data: {} image files under {} ({}), {}×{}, {} channel(s)",
-                f.len(),
-                dir.display(),
-                if f.is_cached() {
-                    "decoded once, kept in memory"
-                } else {
-                    "streamed"
-                },
-                m.image_size,
-                m.image_size,
-                m.channels
-            );
-            GanData::Folder(f)
-        }
-        None => {
-            println!(
-                "data: built-in coloured shapes ({}), {}×{}, {} channel(s)",
-                CLASS_NAMES.join(", "),
-                m.image_size,
-                m.image_size,
-                m.channels
-            );
-            GanData::Shapes(Shapes::new(m.image_size, m.channels, cfg.seed)?)
-        }
-    };
+    let source = open_source(&cfg, data)?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::Io {
         path: cfg.out.display().to_string(),
         source: e,
     })?;
-    // Samples are judged on the built-in data only (it has labels).
-    let classifier: Option<ShapeClassifier> = match &source {
-        GanData::Shapes(_) => {
-            let start = Instant::now();
-            let cache = cfg.out.join(format!(
-                "classifier_{}x{}.safetensors",
-                m.image_size, m.channels
-            ));
-            let (c, acc) = classifier_for(&ctx, m.image_size, m.channels, &cache)?;
-            match acc {
-                Some(a) => println!(
-                    "quality judge: shape classifier trained in {:.0} s, held-out accuracy {:.1}% (saved to {})",
-                    start.elapsed().as_secs_f64(),
-                    a * 100.0,
-                    cache.display()
-                ),
-                None => println!("quality judge: shape classifier loaded from {}", cache.display()),
-            }
-            Some(c)
-        }
-        GanData::Folder(_) => None,
-    };
+    let classifier = quality_judge(&ctx, &cfg, &source)?;
     let mut t = GanTrainer::new(&ctx, cfg, source)?;
     let files = RunFiles::new(&t.config.out);
     if resume {
-        super::gan_ckpt::load(&mut t, &files.checkpoint)?;
+        checkpoint::load(&mut t, &files.checkpoint)?;
         println!(
             "resumed {} at iteration {}",
             files.checkpoint.display(),
@@ -114,6 +64,8 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
     let images_per_iter = (t.config.batch * (t.config.d_steps * 2 + 1)) as f64;
     let start = Instant::now();
     let first = t.iteration;
+    // The last checkpoint this run can vouch for: the resumed one, then each snapshot's.
+    let mut last_good = resume.then_some(t.iteration);
     let result = gan_report::run(
         &mut t,
         classifier.as_ref(),
@@ -127,6 +79,7 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
             bar.set_position(i);
         },
         |snap| {
+            last_good = Some(snap.iteration);
             let quality = match &snap.judgement {
                 Some(j) => format!("; {j}"),
                 None => String::new(),
@@ -142,6 +95,9 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
         },
     );
     bar.finish();
+    if let Err(Error::Diverged { .. }) = &result {
+        explain_divergence(&files, last_good);
+    }
     result?;
     if let GanData::Folder(f) = &t.data {
         if f.unreadable() > 0 {
@@ -161,6 +117,81 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
     Ok(())
 }
 
+/// The real images: an image folder, or the built-in shapes; says which.
+fn open_source(cfg: &GanConfig, data: Option<&Path>) -> Result<GanData> {
+    let m = cfg.model;
+    Ok(match data {
+        Some(dir) => {
+            let f = ImageFolder::open(dir, m.image_size, m.channels)?;
+            println!(
+                "data: {} image files under {} ({}), {}×{}, {} channel(s)",
+                f.len(),
+                dir.display(),
+                if f.is_cached() {
+                    "decoded once, kept in memory"
+                } else {
+                    "streamed"
+                },
+                m.image_size,
+                m.image_size,
+                m.channels
+            );
+            GanData::Folder(f)
+        }
+        None => {
+            println!(
+                "data: built-in coloured shapes ({}), {}×{}, {} channel(s)",
+                CLASS_NAMES.join(", "),
+                m.image_size,
+                m.image_size,
+                m.channels
+            );
+            GanData::Shapes(Shapes::new(m.image_size, m.channels, cfg.seed)?)
+        }
+    })
+}
+
+/// The shape classifier that judges samples, on the built-in data only (it has labels).
+fn quality_judge(
+    ctx: &Context,
+    cfg: &GanConfig,
+    source: &GanData,
+) -> Result<Option<ShapeClassifier>> {
+    let m = cfg.model;
+    Ok(match source {
+        GanData::Shapes(_) => {
+            let start = Instant::now();
+            let cache = cfg.out.join(format!(
+                "classifier_{}x{}.safetensors",
+                m.image_size, m.channels
+            ));
+            let (c, acc) = classifier_for(ctx, m.image_size, m.channels, &cache)?;
+            match acc {
+                Some(a) => println!(
+                    "quality judge: shape classifier trained in {:.0} s, held-out accuracy {:.1}% (saved to {})",
+                    start.elapsed().as_secs_f64(),
+                    a * 100.0,
+                    cache.display()
+                ),
+                None => println!("quality judge: shape classifier loaded from {}", cache.display()),
+            }
+            Some(c)
+        }
+        GanData::Folder(_) => None,
+    })
+}
+
+/// Says which checkpoint, if any, is the last good one of a diverged run.
+fn explain_divergence(files: &RunFiles, last_good: Option<u64>) {
+    match last_good {
+            Some(i) => eprintln!(
+                "the last good checkpoint is {} (iteration {i}): resume from it with a lower learning rate",
+                files.checkpoint.display()
+            ),
+            None => eprintln!("no checkpoint was written by this run before it diverged"),
+        }
+}
+
 /// Writes a grid of `n` samples of the generator in `checkpoint` to `out`.
 pub fn sample(checkpoint: &Path, out: &Path, n: usize, seed: u64) -> Result<()> {
     if n < 2 {
@@ -169,11 +200,11 @@ pub fn sample(checkpoint: &Path, out: &Path, n: usize, seed: u64) -> Result<()> 
         )));
     }
     let ctx = Context::new()?;
-    let g = super::gan_ckpt::load_generator(&ctx, checkpoint)?;
+    let g = checkpoint::load_generator(&ctx, checkpoint)?;
     let m = g.config;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let noise = Tensor::from_slice(&ctx, &uniform_noise(n, m.nz, &mut rng), &[n, m.nz])?;
-    let images = super::gan::generate(&g, &noise)?;
+    let images = generate(&g, &noise)?;
     render_grid(
         &images,
         m.channels,

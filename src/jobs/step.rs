@@ -1,0 +1,121 @@
+//! The one training step every job runs, and the divergence rule.
+//!
+//! [`train_step`] takes a recorded loss: zero_grad → backward → optional
+//! global-norm clipping → optimiser update → the step's one submit and
+//! readback (loss, gradient norm, and on request the parameters' sum of
+//! squares) → finite check. Jobs that update several modules in one
+//! iteration (the GAN) call its halves, [`record_update`] per module and
+//! [`read_checked`] once.
+//!
+//! Divergence: the update is recorded in the same submit as the readback,
+//! so when a value comes back non-finite the weights in memory are already
+//! spoiled. The step then returns [`Error::Diverged`] and the job stops
+//! before it saves anything: the last checkpoint written before that step
+//! stays as it was. An update can also leave the loss finite and the
+//! weights absurd (a learning rate of 1e30 gives weights near 1e30, whose
+//! squares overflow f32): jobs ask for the parameters' sum of squares on
+//! the steps after which they save, so no such weights reach a file.
+
+use crate::error::{Error, Result};
+use crate::nn::Module;
+use crate::ops;
+use crate::optim::{clip_grad_norm, Optimizer};
+use crate::{Tensor, Var};
+
+/// Forgets every parameter's accumulated gradient.
+pub fn zero_grad(module: &dyn Module) {
+    for (_, p) in module.parameters() {
+        p.zero_grad();
+    }
+}
+
+/// Records one optimiser update of every parameter that has a gradient
+/// (frozen ones have none and are left alone). Nothing is submitted.
+fn optimizer_step(module: &dyn Module, opt: &mut dyn Optimizer) -> Result<()> {
+    let params = module.parameters();
+    let with_grads: Vec<(Tensor, Tensor)> =
+        params.iter().filter_map(|(_, p)| p.grad().map(|g| (p.value().clone(), g))).collect();
+    let pairs: Vec<(&Tensor, &Tensor)> = with_grads.iter().map(|(v, g)| (v, g)).collect();
+    opt.step(&pairs)
+}
+
+/// Records zero_grad, backward of `loss`, clipping of the gradients'
+/// global norm to `clip` (if given) and one update of `module` by `opt`.
+/// Returns the gradients' total norm before clipping (a 1-element tensor,
+/// not read back) when clipping. Nothing is submitted.
+pub fn record_update(loss: &Var, module: &dyn Module, opt: &mut dyn Optimizer, clip: Option<f32>) -> Result<Option<Tensor>> {
+    zero_grad(module);
+    loss.backward()?;
+    let norm = match clip {
+        Some(max_norm) => {
+            let grads: Vec<Tensor> = module.parameters().iter().filter_map(|(_, p)| p.grad()).collect();
+            Some(clip_grad_norm(&grads.iter().collect::<Vec<_>>(), max_norm)?)
+        }
+        None => None,
+    };
+    optimizer_step(module, opt)?;
+    Ok(norm)
+}
+
+/// Σp² over every parameter of `modules`, recorded as a 1-element tensor
+/// (read it back with the step's other scalars).
+pub fn parameter_sum_of_squares(modules: &[&dyn Module]) -> Result<Tensor> {
+    let mut acc: Option<Tensor> = None;
+    for m in modules {
+        for (_, p) in m.parameters() {
+            let v = p.value();
+            if v.numel() == 0 {
+                continue;
+            }
+            let flat = v.reshape(&[v.numel()])?;
+            let s = ops::sum(&ops::mul(&flat, &flat)?, 0)?.reshape(&[1])?;
+            acc = Some(match acc {
+                Some(a) => ops::add(&a, &s)?,
+                None => s,
+            });
+        }
+    }
+    acc.ok_or_else(|| Error::InvalidArgument("parameter check: no parameters".into()))
+}
+
+/// The step's one submit and readback: every value of `scalars`, in
+/// order. [`Error::Diverged`] at `step` (counted from 1) on the first
+/// value that is not finite.
+pub fn read_checked(step: u64, scalars: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
+    let values = Tensor::to_vecs(scalars)?;
+    if let Some(&value) = values.iter().flatten().find(|v| !v.is_finite()) {
+        return Err(Error::Diverged { step, value });
+    }
+    Ok(values)
+}
+
+/// What one step read back.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepValues {
+    /// The loss.
+    pub loss: f32,
+    /// The gradients' global norm before clipping (when clipping).
+    pub grad_norm: Option<f32>,
+}
+
+/// One training step on a recorded `loss` (see the module doc): update
+/// `module` with `opt`, clipping to `clip`; with `check_parameters`, the
+/// updated parameters' sum of squares is read back too (ask for it on
+/// steps after which the job saves). Errors with [`Error::Diverged`] at
+/// `step` (counted from 1) when a value read back is not finite.
+pub fn train_step(
+    step: u64,
+    loss: &Var,
+    module: &dyn Module,
+    opt: &mut dyn Optimizer,
+    clip: Option<f32>,
+    check_parameters: bool,
+) -> Result<StepValues> {
+    let norm = record_update(loss, module, opt, clip)?;
+    let params = if check_parameters { Some(parameter_sum_of_squares(&[module])?) } else { None };
+    let mut read: Vec<&Tensor> = vec![loss.value()];
+    read.extend(norm.as_ref());
+    read.extend(params.as_ref());
+    let values = read_checked(step, &read)?;
+    Ok(StepValues { loss: values[0][0], grad_norm: norm.as_ref().map(|_| values[1][0]) })
+}

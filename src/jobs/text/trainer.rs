@@ -1,0 +1,305 @@
+//! Training the character model by truncated BPTT (see the module doc of
+//! [`crate::jobs::text`]); progress through a per-step callback.
+
+use std::path::PathBuf;
+
+use rand::SeedableRng;
+
+use super::checkpoint::resume;
+use super::model::{sample, CharModel, CharShape, CharState};
+use crate::data::text::TextCorpus;
+use crate::error::{Error, Result};
+use crate::io::training::save_training;
+use crate::jobs::step::train_step;
+use crate::nn::loss::{cross_entropy, Reduction, MAX_CLASSES};
+use crate::nn::rnn::CellKind;
+use crate::nn::rnn_layers::detach;
+use crate::optim::Adam;
+use crate::{no_grad, Context, Tensor};
+
+/// Mean cross-entropy (nats per character) of `model` over the whole
+/// corpus, read as `batch` streams in chunks of `seq_len` with the state
+/// carried, no tape, dropout off.
+pub fn evaluate(
+    ctx: &Context,
+    model: &CharModel,
+    corpus: &TextCorpus,
+    batch: usize,
+    seq_len: usize,
+) -> Result<f32> {
+    let streams = Streams::new(corpus.ids.len(), batch)?;
+    let training = model.rnn.training();
+    model.rnn.set_training(false);
+    let result = no_grad(|| -> Result<f32> {
+        let (mut total, mut count) = (0.0f64, 0usize);
+        let mut state: Option<CharState> = None;
+        let mut pos = 0;
+        while pos < streams.span {
+            let len = seq_len.min(streams.span - pos);
+            let (x, y) = streams.chunk(ctx, &corpus.ids, pos, len)?;
+            let (logits, next) = model.forward(&x, state.as_ref())?;
+            let loss = cross_entropy(&logits, &y, None, Reduction::Sum)?;
+            total += loss.value().to_vec()?[0] as f64;
+            count += len * batch;
+            state = Some(next);
+            pos += len;
+        }
+        Ok((total / count as f64) as f32)
+    });
+    model.rnn.set_training(training);
+    result
+}
+
+/// `batch` contiguous streams of `span` input characters each.
+pub(crate) struct Streams {
+    batch: usize,
+    span: usize,
+}
+
+impl Streams {
+    fn new(chars: usize, batch: usize) -> Result<Streams> {
+        let span = chars.saturating_sub(1) / batch.max(1);
+        if batch == 0 || span == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "a text of {chars} characters cannot feed {batch} streams: use a smaller --batch (at most {})",
+                chars.saturating_sub(1)
+            )));
+        }
+        Ok(Streams { batch, span })
+    }
+
+    /// Inputs (len, B) U32 and next-character targets (len·B,) I32 for
+    /// steps pos..pos+len of every stream.
+    fn chunk(
+        &self,
+        ctx: &Context,
+        ids: &[u32],
+        pos: usize,
+        len: usize,
+    ) -> Result<(Tensor, Tensor)> {
+        let mut x = Vec::with_capacity(len * self.batch);
+        let mut y = Vec::with_capacity(len * self.batch);
+        for t in 0..len {
+            for b in 0..self.batch {
+                let i = b * self.span + pos + t;
+                x.push(ids[i]);
+                y.push(ids[i + 1] as i32);
+            }
+        }
+        Ok((
+            Tensor::from_u32(ctx, &x, &[len, self.batch])?,
+            Tensor::from_i32(ctx, &y, &[len * self.batch])?,
+        ))
+    }
+}
+
+/// A training run's settings.
+#[derive(Clone, Debug)]
+pub struct TextConfig {
+    pub shape: CharShape,
+    /// Dropout between recurrent layers.
+    pub dropout: f32,
+    /// Truncation length k1 = k2: characters per stream per step.
+    pub seq_len: usize,
+    pub batch: usize,
+    pub steps: usize,
+    pub lr: f32,
+    /// Gradient clipping: the total norm is scaled to at most this.
+    pub clip: f32,
+    pub seed: u64,
+    /// A sample every this many steps (and after the last); 0: never.
+    pub sample_every: usize,
+    pub sample_len: usize,
+    pub temperature: f32,
+    /// Samples start from this text (characters of the vocabulary only).
+    pub prompt: String,
+    /// Where to save the checkpoint (model, optimiser, vocabulary).
+    pub checkpoint: Option<PathBuf>,
+    /// Save every this many steps (and after the last); 0: only at the end.
+    pub checkpoint_every: usize,
+    /// Continue from `checkpoint` if it exists (model, optimiser, step
+    /// count; `steps` is then the total). The carried recurrent state is
+    /// not saved: the resumed run starts its streams from a zero state.
+    pub resume: bool,
+}
+
+impl Default for TextConfig {
+    fn default() -> Self {
+        TextConfig {
+            shape: CharShape {
+                cell: CellKind::Lstm,
+                embed: 32,
+                hidden: 128,
+                layers: 2,
+            },
+            dropout: 0.0,
+            seq_len: 64,
+            batch: 32,
+            steps: 1000,
+            lr: 0.005,
+            clip: 5.0,
+            seed: 1,
+            sample_every: 200,
+            sample_len: 200,
+            temperature: 0.8,
+            prompt: "The ".into(),
+            checkpoint: None,
+            checkpoint_every: 200,
+            resume: false,
+        }
+    }
+}
+
+/// What `progress` is told after every step.
+#[derive(Clone, Debug)]
+pub struct TextProgress {
+    pub step: usize,
+    /// This step's mean loss, nats per character.
+    pub loss: f32,
+    /// A sample drawn after this step, if one was due.
+    pub sample: Option<String>,
+    /// The checkpoint written after this step, if one was due.
+    pub saved: Option<PathBuf>,
+}
+
+/// What the run did.
+pub struct TextRun {
+    pub model: CharModel,
+    /// Training loss after each step (nats per character).
+    pub losses: Vec<f32>,
+    /// Loss over the corpus (its first [`EVAL_CHARS`] characters at most)
+    /// after the last step.
+    pub final_loss: f32,
+    /// Steps already done when this run started (resumed from a checkpoint).
+    pub resumed_at: usize,
+}
+
+/// The final evaluation reads at most this many characters, so that a
+/// large file does not cost a long forward-only pass at the end.
+pub const EVAL_CHARS: usize = 100_000;
+
+/// The settings' and the corpus' checks, before anything is built.
+fn check(corpus: &TextCorpus, cfg: &TextConfig) -> Result<Streams> {
+    if cfg.steps == 0 || cfg.seq_len == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "text model needs steps and seq_len >= 1, got steps {}, seq_len {}",
+            cfg.steps, cfg.seq_len
+        )));
+    }
+    if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "learning rate must be positive, got {}",
+            cfg.lr
+        )));
+    }
+    let streams = Streams::new(corpus.ids.len(), cfg.batch)?;
+    if corpus.vocab.len() > MAX_CLASSES {
+        return Err(Error::InvalidArgument(format!(
+            "the text has {} distinct characters; the output layer supports at most {MAX_CLASSES}",
+            corpus.vocab.len()
+        )));
+    }
+    if cfg.sample_every > 0 {
+        corpus.vocab.encode(&cfg.prompt)?;
+    }
+    Ok(streams)
+}
+
+/// Loss over the corpus' first [`EVAL_CHARS`] characters at most.
+fn final_loss(ctx: &Context, model: &CharModel, corpus: &TextCorpus, cfg: &TextConfig) -> Result<f32> {
+    if corpus.ids.len() > EVAL_CHARS {
+        let head = TextCorpus {
+            vocab: corpus.vocab.clone(),
+            ids: corpus.ids[..EVAL_CHARS].to_vec(),
+        };
+        evaluate(ctx, model, &head, cfg.batch, cfg.seq_len)
+    } else {
+        evaluate(ctx, model, corpus, cfg.batch, cfg.seq_len)
+    }
+}
+
+/// Trains a character model on `corpus` (see the module comment). A step
+/// whose loss, gradient norm or (on save steps) parameters come back not
+/// finite ends the run with [`Error::Diverged`] before it saves: the last
+/// checkpoint written stays the last good one.
+pub fn train_text(
+    ctx: &Context,
+    corpus: &TextCorpus,
+    cfg: &TextConfig,
+    mut progress: impl FnMut(TextProgress),
+) -> Result<TextRun> {
+    let streams = check(corpus, cfg)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+    let model = CharModel::new(ctx, corpus.vocab.clone(), cfg.shape, cfg.dropout, &mut rng)?;
+    model.rnn.set_training(true);
+    let mut sample_rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ 0x5A3D);
+    let mut opt = Adam::new(cfg.lr);
+    let meta = model.metadata();
+    let meta: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let resumed_at = match &cfg.checkpoint {
+        Some(path) if cfg.resume && path.exists() => resume(ctx, path, &model, &mut opt)?,
+        _ => 0,
+    };
+    let mut losses = Vec::with_capacity(cfg.steps.saturating_sub(resumed_at));
+    let (mut state, mut pos): (Option<CharState>, usize) = (None, 0);
+    // Where the streams stand after the steps already done.
+    for _ in 0..resumed_at {
+        if pos >= streams.span {
+            pos = 0;
+        }
+        pos += cfg.seq_len.min(streams.span - pos);
+    }
+    for step in resumed_at..cfg.steps {
+        if pos >= streams.span {
+            (state, pos) = (None, 0);
+        }
+        let len = cfg.seq_len.min(streams.span - pos);
+        let (x, y) = streams.chunk(ctx, &corpus.ids, pos, len)?;
+        let (logits, next) = model.forward(&x, state.as_ref())?;
+        let loss = cross_entropy(&logits, &y, None, Reduction::Mean)?;
+        let done = step + 1;
+        let due = |every: usize| done == cfg.steps || (every > 0 && done % every == 0);
+        let save_due = cfg.checkpoint.is_some() && due(cfg.checkpoint_every);
+        // Diverged: stop before anything below saves this step's weights.
+        let value = train_step(done as u64, &loss, &model, &mut opt, Some(cfg.clip), save_due)?.loss;
+        // The carried state is a constant: the next step's gradient stops here.
+        state = Some(CharState {
+            h: detach(&next.h),
+            c: next.c.as_ref().map(detach),
+        });
+        pos += len;
+        losses.push(value);
+        let sample = if cfg.sample_every > 0 && due(cfg.sample_every) {
+            Some(sample(
+                ctx,
+                &model,
+                &cfg.prompt,
+                cfg.sample_len,
+                cfg.temperature,
+                &mut sample_rng,
+            )?)
+        } else {
+            None
+        };
+        let saved = match &cfg.checkpoint {
+            Some(path) if save_due => {
+                save_training(path, &model, &opt, &meta)?;
+                Some(path.clone())
+            }
+            _ => None,
+        };
+        progress(TextProgress {
+            step,
+            loss: value,
+            sample,
+            saved,
+        });
+    }
+    let final_loss = final_loss(ctx, &model, corpus, cfg)?;
+    Ok(TextRun {
+        model,
+        losses,
+        final_loss,
+        resumed_at,
+    })
+}
