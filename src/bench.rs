@@ -394,21 +394,21 @@ pub fn bench_ctc(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
     Ok(out)
 }
 
-/// The speech recogniser (`crate::train::speech`, default model): one
+/// The speech recogniser (`crate::jobs::speech`, default model): one
 /// training step (conv, bidirectional GRU, CTC, backward, clipping, Adam,
 /// submit, loss readback) on a fixed batch of 16 synthetic utterances.
 /// Wall time, median of `reps`; the throughput in seconds of audio trained
 /// per second is in `sizes` as `audio_s_per_s`, beside the batch's `audio_s`.
 pub fn bench_speech(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     let batch = 16;
-    let reps = cfg.reps;
-    let (times, audio, dispatches) = crate::jobs::speech::step_timing(ctx, batch, reps)?;
-    let ms = median(times);
+    let mut step = crate::jobs::speech::BenchStep::new(ctx, batch)?;
+    let timed = measure(ctx, Clock::Wall, cfg.reps, true, || step.step())?;
+    let audio = step.audio_seconds;
     let mut sizes = sizes_map(&[("B", batch)]);
     let round = |v: f64| serde_json::json!((v * 100.0).round() / 100.0);
     sizes.insert("audio_s".into(), round(audio));
-    sizes.insert("audio_s_per_s".into(), round(audio / (ms / 1e3)));
-    let r = BenchResult::timed("speech_train_step", None, sizes, Timed { ms, timer: "wall", dispatches: Some(dispatches) });
+    sizes.insert("audio_s_per_s".into(), round(audio / (timed.ms / 1e3)));
+    let r = BenchResult::timed("speech_train_step", None, sizes, timed);
     report(&r);
     Ok(vec![r])
 }

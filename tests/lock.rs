@@ -191,3 +191,47 @@ fn stale_temporaries_of_dead_runs_are_removed_by_the_next_save() {
     assert!(live.exists() && unrelated.exists());
     assert_eq!(temporary_files(&target), vec![live]);
 }
+
+/// Every job that writes takes the lock: while another run holds the output,
+/// the job fails with `Error::InUse` before it trains or writes anything.
+#[test]
+fn every_writing_job_refuses_an_output_in_use() {
+    use kairo::data::shapes::Shapes;
+    use kairo::data::text::TextCorpus;
+    use kairo::jobs::gan::{report as gan_report, GanConfig, GanData, GanTrainer};
+    use kairo::jobs::speech::{self, SpeechTrainConfig};
+    use kairo::jobs::text::{self, TextConfig};
+    use kairo::nn::dcgan::DcganConfig;
+
+    let ctx = common::ctx();
+    let dir = TempDir::new("jobs");
+    let in_use = |r: kairo::Result<()>, what: &str| match r {
+        Err(Error::InUse { .. }) => {}
+        Err(e) => panic!("{what}: expected Error::InUse, got {e}"),
+        Ok(()) => panic!("{what}: ran although its output was locked"),
+    };
+
+    let ckpt = dir.0.join("text.safetensors");
+    let held = OutputLock::acquire(&ckpt).unwrap();
+    let corpus = TextCorpus::from_text(&"the cat sat on the mat. ".repeat(4)).unwrap();
+    let cfg = TextConfig { steps: 2, batch: 2, seq_len: 8, sample_every: 0, checkpoint: Some(ckpt.clone()), ..Default::default() };
+    in_use(text::train_text(&ctx, &corpus, &cfg, |_| {}).map(drop), "train_text");
+    assert!(!ckpt.exists());
+    drop(held);
+
+    let out = dir.0.join("speech");
+    let held = OutputLock::acquire_dir(&out).unwrap();
+    let cfg = SpeechTrainConfig { synth_utterances: 6, epochs: 1, batch: 4, out: Some(out.clone()), ..Default::default() };
+    let data = speech::load_data(&cfg).unwrap();
+    in_use(speech::train_speech(&ctx, &cfg, &data, |_| {}).map(drop), "train_speech");
+    drop(held);
+
+    let out = dir.0.join("gan");
+    let held = OutputLock::acquire_dir(&out).unwrap();
+    let model = DcganConfig { image_size: 32, channels: 1, nz: 8, ngf: 4, ndf: 4 };
+    let gan = GanConfig { model, batch: 2, grid: 4, iters: 1, out: out.clone(), ..Default::default() };
+    let mut t = GanTrainer::new(&ctx, gan, GanData::Shapes(Shapes::new(32, 1, 1).unwrap())).unwrap();
+    in_use(gan_report::run(&mut t, None, |_, _| {}, |_| {}), "gan run");
+    assert_eq!(t.iteration, 0, "no iteration ran");
+    drop(held);
+}

@@ -2,6 +2,7 @@
 //! periodic checkpoints and quality judgements, and the loop that produces
 //! them. All files are written kill-safely (tmp + rename).
 
+use crate::io::lock::OutputLock;
 use std::path::{Path, PathBuf};
 
 use super::judge::{judge, Judgement, ShapeClassifier};
@@ -213,6 +214,8 @@ pub fn run(
     mut on_iter: impl FnMut(u64, &IterStats),
     mut on_snapshot: impl FnMut(&Snapshot),
 ) -> Result<()> {
+    // One run per output folder, held until the run ends (created if missing).
+    let _lock = OutputLock::acquire_dir(&t.config.out)?;
     while t.iteration < t.config.iters {
         let stats = t.step()?;
         on_iter(t.iteration, &stats);

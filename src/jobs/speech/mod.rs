@@ -22,6 +22,6 @@ pub mod trainer;
 pub use checkpoint::load_model;
 pub use report::{transcribe_examples, transcribe_file};
 pub use trainer::{
-    load_data, step_timing, synthetic_examples, train_speech, EpochReport, SpeechData, SpeechEvent, SpeechRun, SpeechTrainConfig,
+    load_data, synthetic_examples, train_speech, BenchStep, EpochReport, SpeechData, SpeechEvent, SpeechRun, SpeechTrainConfig,
     CHECKPOINT,
 };

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use super::checkpoint;
 use super::report::transcribe_examples;
 use crate::error::{Error, Result};
+use crate::io::lock::OutputLock;
 use crate::io::training::load_training;
 use crate::jobs::step;
 use crate::nn::ctc::{ctc_loss, min_frames, CtcOptions, CtcTargets, Reduction};
@@ -225,6 +226,8 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
     let model = SpeechModel::new(ctx, &cfg.model, &mut rng)?;
     let mut opt = Adam::new(cfg.lr);
+    // One run per output folder, held until the run ends (created if missing).
+    let _lock = cfg.out.as_deref().map(OutputLock::acquire_dir).transpose()?;
     let ckpt = cfg.out.as_ref().map(|d| d.join(CHECKPOINT));
     let mut first_epoch = 0;
     if cfg.resume {
@@ -232,9 +235,6 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
         let meta = load_training(ctx, path, &model, &mut opt)?;
         checkpoint::check_config(path, &meta, &cfg.model)?;
         first_epoch = meta.get("epoch").and_then(|e| e.parse().ok()).unwrap_or(0);
-    }
-    if let Some(dir) = &cfg.out {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.display().to_string(), source: e })?;
     }
     let mut reports = Vec::new();
     for epoch in first_epoch..cfg.epochs {
@@ -273,31 +273,34 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
     Ok(SpeechRun { model, epochs: reports })
 }
 
-/// One training step's cost on a fixed batch of synthetic utterances
-/// (1 to 3 digits, seeded): (wall ms of each of `reps` steps including its submit
-/// and readback, seconds of audio in the batch, dispatches per step).
-/// Used by the `speech` benchmark group.
-pub fn step_timing(ctx: &Context, batch: usize, reps: usize) -> Result<(Vec<f64>, f64, u64)> {
-    let mel = LogMel::new(SpeechConfig::default().n_mels)?;
-    let data = synthetic_examples(batch, 11, &mel);
-    let model = SpeechModel::new(ctx, &SpeechConfig::default(), &mut rand::rngs::StdRng::seed_from_u64(3))?;
-    let mut opt = Adam::new(1e-3);
-    let items: Vec<&Example> = data.iter().collect();
-    let b = make_batch(ctx, &model, &items)?;
-    let clip = SpeechTrainConfig::default().clip;
-    let mut step = || train_step(&model, &mut opt, &b, clip, false).map(drop);
-    step()?; // warm-up: pipelines, autotuning, pool
-    let before = ctx.counters().dispatches;
-    step()?;
-    let dispatches = ctx.counters().dispatches - before;
-    let mut times = Vec::new();
-    for _ in 0..reps.max(1) {
-        let start = Instant::now();
-        step()?;
-        times.push(start.elapsed().as_secs_f64() * 1e3);
+/// A fixed batch of synthetic utterances (1 to 3 digits, seeded) and the
+/// default model, ready to train one step at a time: the `speech`
+/// benchmark times [`BenchStep::step`].
+pub struct BenchStep {
+    model: SpeechModel,
+    opt: Adam,
+    batch: Batch,
+    clip: f32,
+    /// Seconds of audio in the batch.
+    pub audio_seconds: f64,
+}
+
+impl BenchStep {
+    /// `batch` utterances.
+    pub fn new(ctx: &Context, batch: usize) -> Result<Self> {
+        let mel = LogMel::new(SpeechConfig::default().n_mels)?;
+        let data = synthetic_examples(batch, 11, &mel);
+        let model = SpeechModel::new(ctx, &SpeechConfig::default(), &mut rand::rngs::StdRng::seed_from_u64(3))?;
+        let items: Vec<&Example> = data.iter().collect();
+        let batch = make_batch(ctx, &model, &items)?;
+        let audio_seconds = data.iter().map(|e| e.seconds as f64).sum();
+        Ok(BenchStep { model, opt: Adam::new(1e-3), batch, clip: SpeechTrainConfig::default().clip, audio_seconds })
     }
-    let audio = data.iter().map(|e| e.seconds as f64).sum();
-    Ok((times, audio, dispatches))
+
+    /// One training step with its submit and loss readback.
+    pub fn step(&mut self) -> Result<()> {
+        train_step(&self.model, &mut self.opt, &self.batch, self.clip, false).map(drop)
+    }
 }
 
 /// One training step on a batch: CTC from logits (mean over target

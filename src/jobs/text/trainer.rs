@@ -1,6 +1,7 @@
 //! Training the character model by truncated BPTT (see the module doc of
 //! [`crate::jobs::text`]); progress through a per-step callback.
 
+use crate::io::lock::OutputLock;
 use std::path::PathBuf;
 
 use rand::SeedableRng;
@@ -229,6 +230,8 @@ pub fn train_text(
     mut progress: impl FnMut(TextProgress),
 ) -> Result<TextRun> {
     let streams = check(corpus, cfg)?;
+    // One run per checkpoint, held until the run ends; its folder must exist.
+    let _lock = cfg.checkpoint.as_deref().map(OutputLock::acquire).transpose()?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
     let model = CharModel::new(ctx, corpus.vocab.clone(), cfg.shape, cfg.dropout, &mut rng)?;
     model.rnn.set_training(true);
