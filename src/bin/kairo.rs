@@ -414,20 +414,12 @@ fn run_bench(cfg: &BenchConfig, json: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn cell_name(kind: CellKind) -> &'static str {
-    match kind {
-        CellKind::RnnTanh => "rnn",
-        CellKind::Lstm => "lstm",
-        CellKind::Gru => "gru",
-    }
-}
-
 fn train_seq(cfg: &SeqConfig, plot: Option<&Path>) -> Result<()> {
     let ctx = Context::new()?;
     println!("adapter: {}", ctx.describe());
     println!(
         "adding problem: {} cell, T = {}, hidden {}, batch {}, {} Adam steps (lr {}, clip {}), seed {}",
-        cell_name(cfg.cell),
+        cfg.cell.name(),
         cfg.length,
         cfg.hidden,
         cfg.batch,
@@ -463,12 +455,12 @@ fn train_seq(cfg: &SeqConfig, plot: Option<&Path>) -> Result<()> {
         for kind in [CellKind::RnnTanh, CellKind::Lstm, CellKind::Gru] {
             let model = adding::SeqModel::new(&ctx, kind, cfg.hidden, &mut rng)?;
             let values = adding::input_grad_norms(&ctx, &model, cfg.length, cfg.batch, cfg.seed)?;
-            curves.push(Curve { label: format!("{} (init)", cell_name(kind)), color: plot::cell_color(kind), values });
+            curves.push(Curve { label: format!("{} (init)", kind.name()), color: plot::cell_color(kind), values });
         }
         let trained = adding::input_grad_norms(&ctx, &run.model, cfg.length, cfg.batch, cfg.seed)?;
         let c = plot::cell_color(cfg.cell);
         curves.push(Curve {
-            label: format!("{} (trained)", cell_name(cfg.cell)),
+            label: format!("{} (trained)", cfg.cell.name()),
             color: [c[0] / 2, c[1] / 2, c[2] / 2],
             values: trained,
         });

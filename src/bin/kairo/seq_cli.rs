@@ -8,7 +8,7 @@ use kairo::jobs::text::{self, CharModel, CharShape, TextConfig};
 use kairo::{Context, Error, Result};
 use rand::SeedableRng;
 
-use super::{cell_name, TextArgs};
+use super::TextArgs;
 
 fn bar(steps: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(steps as u64);
@@ -28,7 +28,7 @@ pub fn train_copy(cfg: &SeqConfig, spec: &CopySpec) -> Result<()> {
         spec.alphabet,
         spec.delay,
         spec.steps(),
-        cell_name(cfg.cell),
+        cfg.cell.name(),
         cfg.hidden,
         cfg.batch,
         cfg.steps,
@@ -107,7 +107,7 @@ pub fn train_text(cfg: &SeqConfig, a: &TextArgs) -> Result<()> {
         tc.shape.embed,
         tc.shape.layers,
         tc.shape.hidden,
-        cell_name(tc.shape.cell),
+        tc.shape.cell.name(),
         corpus.vocab.len(),
         tc.seq_len,
         tc.batch,
@@ -171,7 +171,7 @@ pub fn sample_text(path: &Path, prompt: &str, len: usize, temperature: f32, seed
         path.display(),
         model.shape.layers,
         model.shape.hidden,
-        cell_name(model.shape.cell),
+        model.shape.cell.name(),
         model.vocab.len()
     );
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

@@ -6,11 +6,12 @@ use std::path::Path;
 
 use rand::SeedableRng;
 
-use super::model::{cell_from_name, cell_name, CharModel, CharShape};
+use super::model::{CharModel, CharShape};
 use crate::data::text::Vocab;
 use crate::error::{Error, Result};
 use crate::io::parameters::load_parameters;
 use crate::io::training::{load_training, model_scope};
+use crate::nn::rnn::CellKind;
 use crate::nn::Module;
 use crate::optim::{Adam, Optimizer};
 use crate::{Context, Tensor};
@@ -25,7 +26,7 @@ impl CharModel {
         vec![
             (TASK_KEY.into(), TASK.into()),
             ("vocab".into(), self.vocab.to_json()),
-            ("cell".into(), cell_name(self.shape.cell).into()),
+            ("cell".into(), self.shape.cell.name().into()),
             ("embed".into(), self.shape.embed.to_string()),
             ("hidden".into(), self.shape.hidden.to_string()),
             ("layers".into(), self.shape.layers.to_string()),
@@ -54,8 +55,7 @@ impl CharModel {
                 .map_err(|_| problem(format!("metadata `{k}` is not a number")))
         };
         let vocab = Vocab::from_json(get("vocab")?).map_err(|e| problem(e.to_string()))?;
-        let cell = cell_from_name(get("cell")?)
-            .ok_or_else(|| problem("metadata `cell` is not rnn, lstm or gru".into()))?;
+        let cell: CellKind = get("cell")?.parse().map_err(|e: Error| problem(format!("metadata `cell`: {e}")))?;
         let shape = CharShape {
             cell,
             embed: num("embed")?,

@@ -39,23 +39,6 @@ pub struct CharState {
     pub c: Option<Var>,
 }
 
-pub(crate) fn cell_name(cell: CellKind) -> &'static str {
-    match cell {
-        CellKind::RnnTanh => "rnn",
-        CellKind::Lstm => "lstm",
-        CellKind::Gru => "gru",
-    }
-}
-
-pub(crate) fn cell_from_name(name: &str) -> Option<CellKind> {
-    match name {
-        "rnn" => Some(CellKind::RnnTanh),
-        "lstm" => Some(CellKind::Lstm),
-        "gru" => Some(CellKind::Gru),
-        _ => None,
-    }
-}
-
 impl CharModel {
     /// A fresh model with PyTorch's init.
     pub fn new(
