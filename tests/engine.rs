@@ -207,6 +207,12 @@ fn cli_info_and_bench_json_work() {
     assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
     let text = String::from_utf8_lossy(&info.stdout);
     assert!(text.contains("max_storage_buffer_binding_size") && text.contains('*'), "{text}");
+    let kernels = std::process::Command::new(exe).args(["info", "--kernels"]).output().unwrap();
+    assert!(kernels.status.success(), "{}", String::from_utf8_lossy(&kernels.stderr));
+    let table = String::from_utf8_lossy(&kernels.stdout);
+    let entries = kairo::kernels::contract::requirements().unwrap().len();
+    assert_eq!(table.lines().filter(|l| l.split_whitespace().next().is_some_and(|w| w.contains('.') && w != "kernel.entry")).count(), entries, "{table}");
+    assert!(table.contains("ctc.ctc_grad") && table.contains("over WebGPU's defaults"), "{table}");
     let dir = std::env::temp_dir().join(format!("kairo-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("bench.json");

@@ -28,7 +28,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List every adapter with backend, type, key limits and optional features.
-    Info,
+    Info {
+        /// Instead: what every kernel entry point needs from a device (storage buffers, workgroup size and memory, subgroups), marking what exceeds WebGPU's default limits.
+        #[arg(long)]
+        kernels: bool,
+    },
     /// Benchmark kernels: matmul GFLOP/s, dispatch overhead, LSTM/GRU layer forward and training step, CTC loss + gradient.
     Bench {
         /// Square matmul sizes, comma-separated (default 256,512,1024; plus 2048,4096 on real GPUs).
@@ -302,7 +306,8 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Info => info(),
+        Command::Info { kernels: false } => info(),
+        Command::Info { kernels: true } => info_kernels(),
         Command::Bench { sizes, reps, variants, only, json } => {
             let cfg = BenchConfig { sizes, reps, variants, only, ..Default::default() };
             run_bench(&cfg, json.as_deref())
@@ -395,6 +400,39 @@ fn info() -> Result<()> {
         );
     }
     println!("(* = the adapter kairo opens; override with KAIRO_BACKEND=vulkan|metal|dx12|gl, KAIRO_ADAPTER=<name>)");
+    Ok(())
+}
+
+/// The requirements table of `kairo info --kernels`, read off the shaders.
+fn info_kernels() -> Result<()> {
+    let web = wgpu::Limits::default();
+    let reqs = kairo::kernels::contract::requirements()?;
+    println!("{:<44} {:>7} {:>12} {:>9} {:>9}", "kernel.entry", "storage", "workgroup", "wg bytes", "subgroups");
+    let mut over = 0;
+    for r in &reqs {
+        let [x, y, z] = r.workgroup_size;
+        let size = format!("{x}×{y}×{z}{}", if r.workgroup_size_overridable { "*" } else { "" });
+        let exceeds = r.storage_buffers > web.max_storage_buffers_per_shader_stage
+            || r.invocations() > web.max_compute_invocations_per_workgroup
+            || r.workgroup_bytes > web.max_compute_workgroup_storage_size as u64;
+        over += exceeds as usize;
+        println!(
+            "{:<44} {:>7} {:>12} {:>9} {:>9}{}",
+            format!("{}.{}", r.kernel, r.entry),
+            r.storage_buffers,
+            size,
+            r.workgroup_bytes,
+            if r.subgroups { "yes" } else { "-" },
+            if exceeds { "  ! over WebGPU's defaults" } else { "" }
+        );
+    }
+    println!(
+        "{} entry points, {over} over WebGPU's default limits ({} storage buffers per stage, {} invocations, {} workgroup bytes); * = set by an override constant (default shown)",
+        reqs.len(),
+        web.max_storage_buffers_per_shader_stage,
+        web.max_compute_invocations_per_workgroup,
+        web.max_compute_workgroup_storage_size
+    );
     Ok(())
 }
 
