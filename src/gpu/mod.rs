@@ -477,7 +477,26 @@ impl Context {
     pub fn prepare(&self, kernel: &str, entry: &str, constants: &[(&str, f64)]) -> Result<()> {
         self.0.pipelines.get(&self.0.device, kernel, entry, constants).map(|_| ())
     }
+
+    /// Compiles every `(kernel, entry, constants)` now, so the first step
+    /// of a job does not pay for pipeline creation (seconds on software
+    /// adapters), and returns how long each took (near zero when cached).
+    /// Stops at the first pipeline that fails, naming it.
+    pub fn warm_up(&self, pipelines: &[WarmUp<'_>]) -> Result<Vec<std::time::Duration>> {
+        pipelines
+            .iter()
+            .map(|&(kernel, entry, constants)| {
+                let start = std::time::Instant::now();
+                self.prepare(kernel, entry, constants)?;
+                Ok(start.elapsed())
+            })
+            .collect()
+    }
 }
+
+/// One pipeline for [`Context::warm_up`]: kernel (file stem), entry point,
+/// override constants (as the launchers pass them).
+pub type WarmUp<'a> = (&'a str, &'a str, &'a [(&'a str, f64)]);
 
 /// Validation and out-of-memory scopes pushed together, popped together.
 pub(crate) struct ErrorScope {
