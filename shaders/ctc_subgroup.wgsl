@@ -59,6 +59,7 @@ const CHUNK: u32 = 12u;
 @group(0) @binding(9) var<storage, read> scale: array<f32>;         // (N,) reduction weight per utterance
 @group(0) @binding(10) var<storage, read_write> grad: array<f32>;   // (T, N, C)
 @group(0) @binding(12) var<storage, read_write> row_lse: array<f32>; // (T, N) with LOGITS
+@group(0) @binding(13) var<storage, read> weights: array<f32>;    // (2N,) nll, then g·scale (ctc.wgsl's ctc_pack_weights)
 
 override LOGITS: bool = false;
 
@@ -338,15 +339,27 @@ fn store_b(i: u32) {
 @compute @workgroup_size(8, 1, 1)
 fn ctc_beta_grad_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     let n = wid.x;
+    beta_grad_subgroup(n, lane, nll[n], g[n * p.g_stride] * scale[n]);
+}
+
+// ctc_beta_grad_subgroup with nll and g·scale read from `weights`, within
+// WebGPU's default of 8 storage buffers per stage.
+@compute @workgroup_size(8, 1, 1)
+fn ctc_beta_grad_subgroup_packed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    let n = wid.x;
+    beta_grad_subgroup(n, lane, weights[n], weights[p.n + n]);
+}
+
+// Utterance n's frames of this chunk, nll_n = nll[n], gs = g[n·g_stride]·scale[n].
+fn beta_grad_subgroup(n: u32, lane: u32, nll_n: f32, gs: f32) {
     let m = info[n];
     let tn = m.x;
     ln = 2u * m.y + 1u;
     let off = m.z;
     let abase = n * p.t * p.l;
     s0 = lane * CHUNK;
-    nl = nll[n];
+    nl = nll_n;
     let dead = m.w != 0u || nl > -IMPOSSIBLE_LL;
-    let gs = g[n * p.g_stride] * scale[n];
     // β_{t0+1}, left by the previous chunk, when t0 + 1 < T_n.
     let reload = p.t0 + 1u < tn;
     brow = n * p.l;
