@@ -78,6 +78,14 @@ struct Built {
     took: Duration,
 }
 
+/// What the building thread reports.
+enum Progress {
+    /// It started on this pipeline.
+    Started(String),
+    /// It finished one, successfully or not.
+    Done(Built, kairo::Result<()>),
+}
+
 #[test]
 fn every_pipeline_builds_in_time() {
     let ctx = common::ctx();
@@ -97,10 +105,10 @@ fn every_pipeline_builds_in_time() {
     std::thread::spawn(move || {
         for (kernel, entry, constants) in jobs {
             let name = format!("{kernel}.{entry}");
-            let _ = tx.send(Err(name.clone()));
+            let _ = tx.send(Progress::Started(name.clone()));
             let start = Instant::now();
             let res = builder.warm_up(&[(kernel, &entry, &constants)]);
-            let _ = tx.send(Ok((Built { name, constants, took: start.elapsed() }, res.map(|_| ()))));
+            let _ = tx.send(Progress::Done(Built { name, constants, took: start.elapsed() }, res.map(|_| ())));
         }
     });
     let mut built = Vec::new();
@@ -108,8 +116,8 @@ fn every_pipeline_builds_in_time() {
     let start = Instant::now();
     loop {
         match rx.recv_timeout(LIMIT) {
-            Ok(Err(name)) => current = name,
-            Ok(Ok((b, res))) => {
+            Ok(Progress::Started(name)) => current = name,
+            Ok(Progress::Done(b, res)) => {
                 if let Err(e) = res {
                     panic!("{} {:?} failed to build: {e}", b.name, b.constants);
                 }
