@@ -137,7 +137,7 @@ fn every_pipeline_builds_in_time() {
 
 /// Prints the ten slowest builds and the slowest per entry point.
 fn report(built: &mut [Built], adapter: &str, elapsed: Duration) {
-    built.sort_by(|a, b| b.took.cmp(&a.took));
+    built.sort_by_key(|b| std::cmp::Reverse(b.took));
     println!("{} pipelines built on {adapter} in {elapsed:.2?}; slowest:", built.len());
     for b in built.iter().take(10) {
         println!("  {:>10.1?}  {} {:?}", b.took, b.name, b.constants);
