@@ -69,6 +69,10 @@ const IMPOSSIBLE_LL: f32 = -1e29;
 @group(0) @binding(10) var<storage, read_write> grad: array<f32>;   // grad: (T, N, C)
 @group(0) @binding(11) var<storage, read_write> reduced: array<f32>; // reduced: (1,) Σ_n loss[n]·scale[n]
 @group(0) @binding(12) var<storage, read_write> row_lse: array<f32>; // row_lse: (T, N) logsumexp of each logits row (LOGITS only)
+// weights: (2N,) nll then g[n·g_stride]·scale[n], packed by ctc_pack_weights
+// for the *_packed entries, which stay within WebGPU's default of 8 storage
+// buffers per stage (the unpacked ones bind 9 or 10).
+@group(0) @binding(13) var<storage, read_write> weights: array<f32>;
 
 // true (serial kernels only): lp holds logits; the forward computes each
 // frame's logsumexp (one pass over C) into row_lse and every kernel reads
@@ -226,14 +230,25 @@ fn ctc_alpha_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn ctc_beta_grad_serial(@builtin(global_invocation_id) gid: vec3<u32>) {
     let n = gid.x;
     if (n >= p.n) { return; }
+    beta_grad_serial(n, nll[n], g[n * p.g_stride] * scale[n]);
+}
+
+// ctc_beta_grad_serial with nll and g·scale read from `weights`.
+@compute @workgroup_size(8, 1, 1)
+fn ctc_beta_grad_serial_packed(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let n = gid.x;
+    if (n >= p.n) { return; }
+    beta_grad_serial(n, weights[n], weights[p.n + n]);
+}
+
+// Utterance n's frames of this chunk, nl = nll[n], gs = g[n·g_stride]·scale[n].
+fn beta_grad_serial(n: u32, nl: f32, gs: f32) {
     let m = info[n];
     let tn = m.x;
     let ln = 2u * m.y + 1u;
     let off = m.z;
     let abase = n * p.t * p.l;
-    let nl = nll[n];
     let dead = m.w != 0u || nl > -IMPOSSIBLE_LL;
-    let gs = g[n * p.g_stride] * scale[n];
     let t_lo = opaque(p.t0 + 1u - p.steps);
     for (var k = p.t0 + 1u; k > t_lo; k--) {
         let t = k - 1u;
@@ -401,18 +416,32 @@ fn ctc_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             @builtin(local_invocation_index) lane: u32) {
     let i = (wid.y * nwg.x + wid.x) * 64u + lane;
     if (i >= p.t * p.n) { return; }
+    let n = i % p.n;
+    grad_row(i, nll[n], g[n * p.g_stride] * scale[n]);
+}
+
+// ctc_grad with nll and g·scale read from `weights`.
+@compute @workgroup_size(64, 1, 1)
+fn ctc_grad_packed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) lane: u32) {
+    let i = (wid.y * nwg.x + wid.x) * 64u + lane;
+    if (i >= p.t * p.n) { return; }
+    let n = i % p.n;
+    grad_row(i, weights[n], weights[p.n + n]);
+}
+
+// Gradient row i = t·N + n, nl = nll[n], gs = g[n·g_stride]·scale[n].
+fn grad_row(i: u32, nl: f32, gs: f32) {
     let t = i / p.n;
     let n = i % p.n;
     let base = i * p.c;
     let m = info[n];
-    let nl = nll[n];
     if (t >= m.x || m.w != 0u || nl > -IMPOSSIBLE_LL) {
         for (var c = 0u; c < opaque(p.c); c++) {
             grad[base + c] = 0.0;
         }
         return;
     }
-    let gs = g[n * p.g_stride] * scale[n];
     // Pass 1: posterior occupancy of each position, summed per class into
     // grad (blank in a register), and their total z. In exact arithmetic
     // z = 1; in f32 α + β and nll drift apart by ~1e-7 × |loss| over long
@@ -454,4 +483,14 @@ fn ctc_reduce() {
         s += loss[n] * scale[n];
     }
     reduced[0] = s;
+}
+
+// weights = (nll[n] for n < N, then g[n·g_stride]·scale[n]), one invocation
+// per utterance on 64-wide workgroups: for the *_packed entries.
+@compute @workgroup_size(64, 1, 1)
+fn ctc_pack_weights(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let n = gid.x;
+    if (n >= p.n) { return; }
+    weights[n] = nll[n];
+    weights[p.n + n] = g[n * p.g_stride] * scale[n];
 }

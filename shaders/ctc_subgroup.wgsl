@@ -59,6 +59,7 @@ const CHUNK: u32 = 12u;
 @group(0) @binding(9) var<storage, read> scale: array<f32>;         // (N,) reduction weight per utterance
 @group(0) @binding(10) var<storage, read_write> grad: array<f32>;   // (T, N, C)
 @group(0) @binding(12) var<storage, read_write> row_lse: array<f32>; // (T, N) with LOGITS
+@group(0) @binding(13) var<storage, read> weights: array<f32>;    // (2N,) nll, then g·scale (ctc.wgsl's ctc_pack_weights)
 
 override LOGITS: bool = false;
 
@@ -270,23 +271,25 @@ fn bstep(i: u32, b1: f32, b2: f32) {
     // below it, so those positions load neither α nor (below) their
     // emission; their lanes skip the loads.
     let below = s < win_lo;
-    var x: f32;
+    // Branches only around loads, `&`/`|` and select elsewhere: naga lowers
+    // each `&&`/`||` to if/else, and SwiftShader's compiler takes time
+    // exponential in the branches of a loop body (over two minutes for
+    // this entry point with twelve inlined branchy bsteps; 0.2 s now).
+    var x = lse2(b[i], b1);
     var e = lblank;
-    if ((i & 1u) == 0u) {
-        x = lse2(b[i], b1);
-    } else {
+    if ((i & 1u) == 1u) {
         if (!below) { e = max(lp[lpb + lab[i]] - sh, NEG); }
-        if (skipb[i]) { x = lse3(b[i], b1, b2); } else { x = lse2(b[i], b1); }
+        x = select(x, lse3(b[i], b1, b2), skipb[i]);
     }
-    if (last_frame) { x = select(NEG, 0.0, s + 2u >= ln); }
+    x = select(x, select(NEG, 0.0, s + 2u >= ln), last_frame);
     var pv = 0.0;
-    if (s < ln && !below && s <= win_hi) {
+    if ((s < ln) & !below & (s <= win_hi)) {
         pv = exp(alpha[arow + s] + x + nl);
     }
-    b[i] = select(x + e, NEG, s >= ln || below);
+    b[i] = select(x + e, NEG, (s >= ln) | below);
     post[i] = pv;
     zsum += pv;
-    if ((i & 1u) == 0u) { blanksum += pv; }
+    blanksum += select(0.0, pv, (i & 1u) == 0u);
 }
 
 // This lane's posterior mass on class c (its odd positions labelled c).
@@ -336,15 +339,27 @@ fn store_b(i: u32) {
 @compute @workgroup_size(8, 1, 1)
 fn ctc_beta_grad_subgroup(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     let n = wid.x;
+    beta_grad_subgroup(n, lane, nll[n], g[n * p.g_stride] * scale[n]);
+}
+
+// ctc_beta_grad_subgroup with nll and g·scale read from `weights`, within
+// WebGPU's default of 8 storage buffers per stage.
+@compute @workgroup_size(8, 1, 1)
+fn ctc_beta_grad_subgroup_packed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    let n = wid.x;
+    beta_grad_subgroup(n, lane, weights[n], weights[p.n + n]);
+}
+
+// Utterance n's frames of this chunk, nll_n = nll[n], gs = g[n·g_stride]·scale[n].
+fn beta_grad_subgroup(n: u32, lane: u32, nll_n: f32, gs: f32) {
     let m = info[n];
     let tn = m.x;
     ln = 2u * m.y + 1u;
     let off = m.z;
     let abase = n * p.t * p.l;
     s0 = lane * CHUNK;
-    nl = nll[n];
+    nl = nll_n;
     let dead = m.w != 0u || nl > -IMPOSSIBLE_LL;
-    let gs = g[n * p.g_stride] * scale[n];
     // β_{t0+1}, left by the previous chunk, when t0 + 1 < T_n.
     let reload = p.t0 + 1u < tn;
     brow = n * p.l;

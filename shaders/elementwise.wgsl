@@ -42,6 +42,16 @@ fn flat_index(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
     return (wid.y * nwg.x + wid.x) * 256u + lid.x;
 }
 
+// log with IEEE results at 0 and below, as PyTorch gives them: WGSL leaves
+// log(x ≤ 0) to the implementation, and SwiftShader's returns −88.03 at 0.
+// (−inf and NaN from bit patterns the compiler cannot fold: WGSL constant
+// expressions must be finite.)
+fn ieee_log(v: f32) -> f32 {
+    let neg_inf = bitcast<f32>(0xff800000u | (up.n & 0u));
+    let nan = bitcast<f32>(0x7fc00000u | (up.n & 0u));
+    return select(select(log(v), neg_inf, v == 0.0), nan, v < 0.0);
+}
+
 // tanh that stays finite for large |v| (exp(2v) would overflow).
 fn safe_tanh(v: f32) -> f32 {
     let e = exp(-2.0 * abs(v));
@@ -68,7 +78,7 @@ fn unary(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
         case 3u: { r = safe_tanh(v); }
         case 4u: { r = sigmoid(v); }
         case 5u: { r = exp(v); }
-        case 6u: { r = log(v); }
+        case 6u: { r = ieee_log(v); }
         case 7u: { r = clamp(v, up.alpha, up.beta); }
         case 8u: { r = -v; }
         case 9u: { r = v + up.alpha; }

@@ -27,16 +27,22 @@ override ACT: u32 = 0u;          // 0 none, 1 relu, 2 leaky_relu, 3 tanh, 4 sigm
 @group(0) @binding(3) var<storage, read_write> c: array<f32>; // C: (batch, M, N)
 @group(0) @binding(4) var<storage, read> bias: array<f32>;    // bias: (N,)
 
+// The loads below are branch-free (`&` and `select`, never `||` or an early
+// return): naga lowers every short-circuit operator to if/else, and
+// SwiftShader's compiler takes time exponential in the branches of a loop
+// body, so 32 branchy loads per iteration took it over a minute per pipeline.
+// Outside the matrix the index is 0 (always in bounds) and the value 0.
+
 fn a_at(off: u32, m: u32, k: u32) -> f32 {
-    if (m >= p.m || k >= p.k) { return 0.0; }
-    if (TRANS_A) { return a[off + k * p.m + m]; }
-    return a[off + m * p.k + k];
+    let inside = (m < p.m) & (k < p.k);
+    let i = select(off + m * p.k + k, off + k * p.m + m, TRANS_A);
+    return select(0.0, a[select(0u, i, inside)], inside);
 }
 
 fn b_at(off: u32, k: u32, n: u32) -> f32 {
-    if (k >= p.k || n >= p.n) { return 0.0; }
-    if (TRANS_B) { return b[off + n * p.k + k]; }
-    return b[off + k * p.n + n];
+    let inside = (k < p.k) & (n < p.n);
+    let i = select(off + k * p.n + n, off + n * p.k + k, TRANS_B);
+    return select(0.0, b[select(0u, i, inside)], inside);
 }
 
 fn a_row(off: u32, m: u32, k0: u32) -> vec4<f32> {
@@ -62,7 +68,7 @@ fn mm_scalar(@builtin(global_invocation_id) gid: vec3<u32>) {
     let n0 = gid.x * 4u;
     let m0 = gid.y * 4u;
     let z = gid.z;
-    if (m0 >= p.m || n0 >= p.n) { return; }
+    if ((m0 >= p.m) | (n0 >= p.n)) { return; }
     let oa = z * p.stride_a;
     let ob = z * p.stride_b;
     var acc = mat4x4<f32>();

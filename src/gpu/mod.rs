@@ -114,13 +114,15 @@ impl Context {
 
     /// Opens a device on `adapter` with the adapter's own limits, so large
     /// tensors work on real GPUs, and the optional features kairo uses.
+    /// `KAIRO_LIMITS=default` asks for WebGPU's default limits instead
+    /// (same features), to see what runs on the least a WebGPU device offers.
     pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
         let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP;
         let features = adapter.features() & wanted;
         let desc = wgpu::DeviceDescriptor {
             label: Some("kairo"),
             required_features: features,
-            required_limits: adapter.limits(),
+            required_limits: requested_limits(adapter)?,
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
@@ -480,6 +482,35 @@ impl Context {
     /// Compiles (or finds) the pipeline, without dispatching; errors name the shader.
     pub fn prepare(&self, kernel: &str, entry: &str, constants: &[(&str, f64)]) -> Result<()> {
         self.0.pipelines.get(&self.0.device, kernel, entry, constants).map(|_| ())
+    }
+
+    /// Compiles every `(kernel, entry, constants)` now, so the first step
+    /// of a job does not pay for pipeline creation (seconds on software
+    /// adapters), and returns how long each took (near zero when cached).
+    /// Stops at the first pipeline that fails, naming it.
+    pub fn warm_up(&self, pipelines: &[WarmUp<'_>]) -> Result<Vec<std::time::Duration>> {
+        pipelines
+            .iter()
+            .map(|&(kernel, entry, constants)| {
+                let start = std::time::Instant::now();
+                self.prepare(kernel, entry, constants)?;
+                Ok(start.elapsed())
+            })
+            .collect()
+    }
+}
+
+/// One pipeline for [`Context::warm_up`]: kernel (file stem), entry point,
+/// override constants (as the launchers pass them).
+pub type WarmUp<'a> = (&'a str, &'a str, &'a [(&'a str, f64)]);
+
+/// The limits [`Context::from_adapter`] asks for: the adapter's, or with
+/// `KAIRO_LIMITS=default` WebGPU's defaults (`wgpu::Limits::default()`).
+fn requested_limits(adapter: &wgpu::Adapter) -> Result<wgpu::Limits> {
+    match std::env::var("KAIRO_LIMITS").as_deref().map(str::trim) {
+        Err(_) | Ok("") | Ok("adapter") => Ok(adapter.limits()),
+        Ok("default") => Ok(wgpu::Limits::default()),
+        Ok(other) => Err(Error::InvalidArgument(format!("KAIRO_LIMITS={other}: expected `default` or `adapter`"))),
     }
 }
 

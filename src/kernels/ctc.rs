@@ -63,6 +63,8 @@ pub const GRAD: Slot = Slot::read_write("grad", 10);
 pub const REDUCED: Slot = Slot::read_write("reduced", 11);
 /// `row_lse`: (T, N) logsumexp of each logits row (read only with `LOGITS`).
 pub const ROW_LSE: Slot = Slot::read_write("row_lse", 12);
+/// `weights`: (2N,) nll, then g[n·g_stride]·scale[n] (ctc_pack_weights).
+pub const WEIGHTS: Slot = Slot::read_write("weights", 13);
 
 /// Forward, one invocation per utterance, looping over positions.
 pub const CTC_ALPHA_SERIAL: Entry =
@@ -81,12 +83,39 @@ pub const CTC_GRAD: Entry =
     Entry { name: "ctc_grad", slots: &[P, LP, TARGETS, INFO, ALPHA, BETA, NLL, G, SCALE, GRAD] };
 /// Σ_n loss[n]·scale[n] in one invocation.
 pub const CTC_REDUCE: Entry = Entry { name: "ctc_reduce", slots: &[P, LOSS, SCALE, REDUCED] };
+/// [`CTC_BETA_GRAD_SERIAL`] reading nll and g·scale from `weights`: 8 storage buffers.
+pub const CTC_BETA_GRAD_SERIAL_PACKED: Entry = Entry {
+    name: "ctc_beta_grad_serial_packed",
+    slots: &[P, LP, TARGETS, INFO, ALPHA, BETA, GRAD, ROW_LSE, WEIGHTS],
+};
+/// [`CTC_GRAD`] reading nll and g·scale from `weights`: 7 storage buffers.
+pub const CTC_GRAD_PACKED: Entry =
+    Entry { name: "ctc_grad_packed", slots: &[P, LP, TARGETS, INFO, ALPHA, BETA, GRAD, WEIGHTS] };
+/// Packs nll and g·scale into `weights` for the `*_packed` entries.
+pub const CTC_PACK_WEIGHTS: Entry = Entry { name: "ctc_pack_weights", slots: &[P, NLL, G, SCALE, WEIGHTS] };
+
+/// Storage buffers `entry` binds (its slots less the uniform): the
+/// `*_packed` entries exist for devices whose
+/// `max_storage_buffers_per_shader_stage` is below the unpacked ones'.
+pub fn storage_buffers(entry: &Entry) -> u32 {
+    entry.slots.iter().filter(|s| s.access != super::Access::Uniform).count() as u32
+}
 
 /// Everything above, for the contract test.
 pub const CONTRACT: Contract = Contract {
     kernel: KERNEL,
     params: &[Params::LAYOUT],
-    entries: &[CTC_ALPHA_SERIAL, CTC_BETA_GRAD_SERIAL, CTC_ALPHA_WG, CTC_BETA_WG, CTC_GRAD, CTC_REDUCE],
+    entries: &[
+        CTC_ALPHA_SERIAL,
+        CTC_BETA_GRAD_SERIAL,
+        CTC_ALPHA_WG,
+        CTC_BETA_WG,
+        CTC_GRAD,
+        CTC_REDUCE,
+        CTC_BETA_GRAD_SERIAL_PACKED,
+        CTC_GRAD_PACKED,
+        CTC_PACK_WEIGHTS,
+    ],
 };
 
 /// What every recursion reads: the network output and the batch.
@@ -123,6 +152,18 @@ pub struct Backward<'a> {
     pub g: &'a Tensor,
     /// `scale`: (N,).
     pub scale: &'a Tensor,
+    /// `grad`: (T, N, C).
+    pub grad: &'a Tensor,
+}
+
+/// The backward of a device with few storage buffers per stage: nll and
+/// g·scale packed into one buffer by [`record_ctc_pack_weights`].
+#[derive(Clone, Copy, Debug)]
+pub struct PackedBackward<'a> {
+    /// `beta`: (N, T, L), or (N, L) for the subgroup layout.
+    pub beta: &'a Tensor,
+    /// `weights`: (2N,).
+    pub weights: &'a Tensor,
     /// `grad`: (T, N, C).
     pub grad: &'a Tensor,
 }
@@ -234,4 +275,63 @@ pub fn record_ctc_grad(
 /// one invocation (p.n = N ≤ 32768).
 pub fn record_ctc_reduce(ctx: &Context, p: &Params, loss: &Tensor, scale: &Tensor, reduced: &Tensor) -> Result<()> {
     record(ctx, KERNEL, &CTC_REDUCE, &[], p, &[LOSS.bind(loss), SCALE.bind(scale), REDUCED.bind(reduced)], [1, 1, 1])
+}
+
+/// nll (N,), g ((N,) or (1,) per p.g_stride), scale (N,) → weights (2N,) =
+/// (nll, g·scale). One invocation per utterance, 64 per workgroup, over `groups`.
+pub fn record_ctc_pack_weights(
+    ctx: &Context,
+    p: &Params,
+    nll: &Tensor,
+    g: &Tensor,
+    scale: &Tensor,
+    weights: &Tensor,
+    groups: [u32; 3],
+) -> Result<()> {
+    let bindings = [NLL.bind(nll), G.bind(g), SCALE.bind(scale), WEIGHTS.bind(weights)];
+    record(ctx, KERNEL, &CTC_PACK_WEIGHTS, &[], p, &bindings, groups)
+}
+
+/// [`record_ctc_beta_grad_serial`] with nll and g·scale from bwd.weights.
+pub fn record_ctc_beta_grad_serial_packed(
+    ctx: &Context,
+    p: &Params,
+    logits: bool,
+    batch: &Batch<'_>,
+    fwd: &Forward<'_>,
+    bwd: &PackedBackward<'_>,
+    groups: [u32; 3],
+) -> Result<()> {
+    let bindings = [
+        LP.bind(batch.lp),
+        TARGETS.bind(batch.targets),
+        INFO.bind(batch.info),
+        ALPHA.bind(fwd.alpha),
+        BETA.bind(bwd.beta),
+        GRAD.bind(bwd.grad),
+        ROW_LSE.bind(fwd.row_lse),
+        WEIGHTS.bind(bwd.weights),
+    ];
+    record(ctx, KERNEL, &CTC_BETA_GRAD_SERIAL_PACKED, &logits_constant(logits), p, &bindings, groups)
+}
+
+/// [`record_ctc_grad`] with nll and g·scale from bwd.weights.
+pub fn record_ctc_grad_packed(
+    ctx: &Context,
+    p: &Params,
+    batch: &Batch<'_>,
+    alpha: &Tensor,
+    bwd: &PackedBackward<'_>,
+    groups: [u32; 3],
+) -> Result<()> {
+    let bindings = [
+        LP.bind(batch.lp),
+        TARGETS.bind(batch.targets),
+        INFO.bind(batch.info),
+        ALPHA.bind(alpha),
+        BETA.bind(bwd.beta),
+        GRAD.bind(bwd.grad),
+        WEIGHTS.bind(bwd.weights),
+    ];
+    record(ctx, KERNEL, &CTC_GRAD_PACKED, &[], p, &bindings, groups)
 }

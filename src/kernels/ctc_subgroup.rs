@@ -8,12 +8,16 @@
 //! [`super::ctc`], re-exported here, and the contract test checks them
 //! against this shader's copies too.
 
-use super::ctc::{logits_constant, Backward, Batch, Forward};
-use super::{record, Contract, Entry};
+use super::ctc::{logits_constant, Backward, Batch, Forward, PackedBackward};
+use super::{record, Contract, Entry, Slot};
 use crate::error::Result;
 use crate::gpu::Context;
 
 pub use super::ctc::{Params, ALPHA, BETA, G, GRAD, INFO, LOSS, LP, NLL, P, ROW_LSE, SCALE, TARGETS};
+
+/// `weights`: (2N,) nll, then g·scale; read-only in this shader, so a slot
+/// of its own (kernels::ctc's is read_write: ctc_pack_weights fills it).
+pub const WEIGHTS: Slot = Slot::read("weights", 13);
 
 /// The file stem in the registry.
 pub const KERNEL: &str = "ctc_subgroup";
@@ -31,9 +35,18 @@ pub const CTC_BETA_GRAD_SUBGROUP: Entry = Entry {
     slots: &[P, LP, TARGETS, INFO, ALPHA, BETA, NLL, G, SCALE, GRAD, ROW_LSE],
 };
 
+/// [`CTC_BETA_GRAD_SUBGROUP`] reading nll and g·scale from `weights`: 8 storage buffers.
+pub const CTC_BETA_GRAD_SUBGROUP_PACKED: Entry = Entry {
+    name: "ctc_beta_grad_subgroup_packed",
+    slots: &[P, LP, TARGETS, INFO, ALPHA, BETA, GRAD, ROW_LSE, WEIGHTS],
+};
+
 /// Everything above, for the contract test.
-pub const CONTRACT: Contract =
-    Contract { kernel: KERNEL, params: &[Params::LAYOUT], entries: &[CTC_ALPHA_SUBGROUP, CTC_BETA_GRAD_SUBGROUP] };
+pub const CONTRACT: Contract = Contract {
+    kernel: KERNEL,
+    params: &[Params::LAYOUT],
+    entries: &[CTC_ALPHA_SUBGROUP, CTC_BETA_GRAD_SUBGROUP, CTC_BETA_GRAD_SUBGROUP_PACKED],
+};
 
 /// Forward frames [p.t0, p.t0 + p.steps): batch → fwd (α, nll / loss at
 /// each utterance's last frame; row_lse with `logits`). One 8-lane
@@ -84,4 +97,27 @@ pub fn record_ctc_beta_grad_subgroup(
         ROW_LSE.bind(fwd.row_lse),
     ];
     record(ctx, KERNEL, &CTC_BETA_GRAD_SUBGROUP, &logits_constant(logits), p, &bindings, groups)
+}
+
+/// [`record_ctc_beta_grad_subgroup`] with nll and g·scale from bwd.weights.
+pub fn record_ctc_beta_grad_subgroup_packed(
+    ctx: &Context,
+    p: &Params,
+    logits: bool,
+    batch: &Batch<'_>,
+    fwd: &Forward<'_>,
+    bwd: &PackedBackward<'_>,
+    groups: [u32; 3],
+) -> Result<()> {
+    let bindings = [
+        LP.bind(batch.lp),
+        TARGETS.bind(batch.targets),
+        INFO.bind(batch.info),
+        ALPHA.bind(fwd.alpha),
+        BETA.bind(bwd.beta),
+        GRAD.bind(bwd.grad),
+        ROW_LSE.bind(fwd.row_lse),
+        WEIGHTS.bind(bwd.weights),
+    ];
+    record(ctx, KERNEL, &CTC_BETA_GRAD_SUBGROUP_PACKED, &logits_constant(logits), p, &bindings, groups)
 }

@@ -17,7 +17,7 @@
 
 use super::{as_u32, grid_1d};
 use crate::error::{Error, Result};
-use crate::kernels::ctc::{self as kernel, Backward, Batch, Forward, Params, WG_LANES};
+use crate::kernels::ctc::{self as kernel, Backward, Batch, Forward, PackedBackward, Params, WG_LANES};
 use crate::kernels::ctc_subgroup;
 use crate::tensor::Tensor;
 use crate::DType;
@@ -375,15 +375,21 @@ pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u3
     let f = Forward { alpha: &fwd.alpha, nll: &fwd.nll, loss: &fwd.loss, row_lse: &fwd.row_lse };
     let b = Backward { beta: &beta, g, scale, grad: &grad };
     let logits = fwd.fused_logits;
+    let weights = pack_weights(batch, fwd, g, g_stride, scale)?;
+    let packed = weights.as_ref().map(|w| PackedBackward { beta: &beta, weights: w, grad: &grad });
     let mut done = 0;
     while done < batch.t {
         let steps = chunk.min(batch.t - done);
         let t0 = batch.t - 1 - done;
         let params = batch.params(t0, steps, false, g_stride);
-        match layout {
-            CtcLayout::Workgroup => kernel::record_ctc_beta_wg(ctx, &params, &bound, &beta, grid)?,
-            CtcLayout::Subgroup => ctc_subgroup::record_ctc_beta_grad_subgroup(ctx, &params, logits, &bound, &f, &b, grid)?,
-            CtcLayout::Serial | CtcLayout::Auto => kernel::record_ctc_beta_grad_serial(ctx, &params, logits, &bound, &f, &b, grid)?,
+        match (layout, &packed) {
+            (CtcLayout::Workgroup, _) => kernel::record_ctc_beta_wg(ctx, &params, &bound, &beta, grid)?,
+            (CtcLayout::Subgroup, None) => ctc_subgroup::record_ctc_beta_grad_subgroup(ctx, &params, logits, &bound, &f, &b, grid)?,
+            (CtcLayout::Subgroup, Some(pb)) => {
+                ctc_subgroup::record_ctc_beta_grad_subgroup_packed(ctx, &params, logits, &bound, &f, pb, grid)?
+            }
+            (_, None) => kernel::record_ctc_beta_grad_serial(ctx, &params, logits, &bound, &f, &b, grid)?,
+            (_, Some(pb)) => kernel::record_ctc_beta_grad_serial_packed(ctx, &params, logits, &bound, &f, pb, grid)?,
         }
         done += steps;
     }
@@ -392,6 +398,31 @@ pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u3
     }
     // The workgroup layout's gradient is a pass of its own over (t, n).
     let params = batch.params(0, 0, false, g_stride);
-    kernel::record_ctc_grad(ctx, &params, &bound, &f, &b, grid_1d(ctx, (batch.t * batch.n).div_ceil(64) as u64)?)?;
+    let groups = grid_1d(ctx, (batch.t * batch.n).div_ceil(64) as u64)?;
+    match &packed {
+        None => kernel::record_ctc_grad(ctx, &params, &bound, &f, &b, groups)?,
+        Some(pb) => kernel::record_ctc_grad_packed(ctx, &params, &bound, &fwd.alpha, pb, groups)?,
+    }
     Ok(grad)
+}
+
+/// On a device with fewer storage buffers per stage than `fwd.layout`'s
+/// gradient entry binds (9 or 10; WebGPU's default limit is 8): nll and
+/// g·scale packed into one (2N,) buffer for the `*_packed` entries, which
+/// compute the same values from it. `None` where the entry fits.
+fn pack_weights(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u32, scale: &Tensor) -> Result<Option<Tensor>> {
+    let ctx = fwd.input.context();
+    let entry = match fwd.layout {
+        CtcLayout::Workgroup => &kernel::CTC_GRAD,
+        CtcLayout::Subgroup => &ctc_subgroup::CTC_BETA_GRAD_SUBGROUP,
+        CtcLayout::Serial | CtcLayout::Auto => &kernel::CTC_BETA_GRAD_SERIAL,
+    };
+    if kernel::storage_buffers(entry) <= ctx.limits().max_storage_buffers_per_shader_stage {
+        return Ok(None);
+    }
+    let weights = Tensor::empty(ctx, &[2 * batch.n], DType::F32)?;
+    let params = batch.params(0, 0, false, g_stride);
+    let groups = [as_u32("ctc_backward", "N / 64", batch.n.div_ceil(64))?, 1, 1];
+    kernel::record_ctc_pack_weights(ctx, &params, &fwd.nll, g, scale, &weights, groups)?;
+    Ok(Some(weights))
 }
