@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use kairo::bench::{self, BenchConfig};
 use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::nn::rnn::CellKind;
@@ -304,8 +304,21 @@ impl Cell {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let result = check(&cli, &matches).and_then(|()| run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command.
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
         Command::Info { kernels: false } => info(),
         Command::Info { kernels: true } => info_kernels(),
         Command::Bench { sizes, reps, variants, only, json } => {
@@ -355,13 +368,58 @@ fn main() -> ExitCode {
         Command::Transcribe { checkpoint, beam, wav } => speech_cli::transcribe(&checkpoint, beam.unwrap_or(0), &wav),
         Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
         Command::Demo => demo(),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+    }
+}
+
+/// The checks of the command line made before anything runs (see `checks`).
+fn check(cli: &Cli, matches: &ArgMatches) -> Result<()> {
+    let sub = |path: &[&str]| path.iter().try_fold(matches, |m, name| m.subcommand_matches(name));
+    match &cli.command {
+        Command::Bench { sizes, reps, json, .. } => {
+            checks::sizes(&[("--reps", *reps)])?;
+            sizes.iter().flatten().try_for_each(|&n| checks::sizes(&[("--sizes", n)]))?;
+            json.as_deref().map_or(Ok(()), |p| checks::output_file("--json", p))
         }
+        Command::Train { job: TrainJob::Seq { task, length, steps, batch, hidden, symbols, alphabet, text, plot, .. } } => {
+            let name = task.to_possible_value().expect("no skipped variants").get_name().to_string();
+            if let Some(m) = sub(&["train", "seq"]) {
+                checks::seq_options(&name, m)?;
+            }
+            checks::sizes(&[("--steps", *steps), ("--batch", *batch), ("--hidden", hidden.unwrap_or(1))])?;
+            match task {
+                Task::Adding => {
+                    kairo::jobs::limits::at_least("--length", *length, 2)?;
+                    plot.as_deref().map_or(Ok(()), |p| checks::image_file("--plot", p))
+                }
+                Task::Copy => {
+                    checks::sizes(&[("--symbols", *symbols)])?;
+                    kairo::jobs::limits::at_least("--alphabet", *alphabet, 2)
+                }
+                Task::Text => {
+                    checks::sizes(&[("--layers", text.layers), ("--embed", text.embed), ("--seq-len", text.seq_len)])?;
+                    checks::output_file("--checkpoint", &text.checkpoint)
+                }
+            }
+        }
+        Command::Train { job: TrainJob::Speech { epochs, batch, hidden, layers, out, .. } } => {
+            checks::sizes(&[("--epochs", *epochs), ("--batch", *batch), ("--hidden", *hidden), ("--layers", *layers)])?;
+            out.as_deref().map_or(Ok(()), |d| checks::output_dir("--out", d))
+        }
+        Command::Train { job: TrainJob::Gan(a) } => {
+            kairo::jobs::limits::at_least("--batch", a.batch, 2)?;
+            let big = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+            checks::sizes(&[("--iters", big(a.iters)), ("--every", big(a.every)), ("--d-steps", a.d_steps), ("--ngf", a.ngf), ("--ndf", a.ndf)])?;
+            checks::output_dir("--out", &a.out)
+        }
+        Command::Sample { job: SampleJob::Gan { out, n, .. } } => {
+            kairo::jobs::limits::at_least("--n", *n, 2)?;
+            checks::image_file("--out", out)
+        }
+        Command::Transcribe { beam: Some(beam), .. } => {
+            kairo::jobs::limits::at_least("--beam", *beam, 1)?;
+            kairo::jobs::limits::at_most("--beam", *beam, kairo::decode::MAX_BEAM)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -564,6 +622,8 @@ fn demo() -> Result<()> {
     Ok(())
 }
 
+#[path = "kairo/checks.rs"]
+mod checks;
 #[path = "kairo/gan_cli.rs"]
 mod gan_cli;
 #[path = "kairo/seq_cli.rs"]
