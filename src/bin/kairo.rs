@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use kairo::bench::{self, BenchConfig};
 use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::nn::rnn::CellKind;
@@ -112,7 +112,7 @@ enum TrainJob {
         alphabet: usize,
         #[command(flatten)]
         text: TextArgs,
-        /// Draw ‖∂L/∂x_t‖ against t for all three cells at init (and the trained model) to this PNG.
+        /// Draw ‖∂L/∂x_t‖ against t for all three cells at init (and the trained model) to this image (.png or .jpg).
         #[arg(long)]
         plot: Option<PathBuf>,
     },
@@ -172,7 +172,7 @@ enum SampleJob {
         /// The checkpoint (OUT/checkpoint.safetensors of a run).
         #[arg(long)]
         checkpoint: PathBuf,
-        /// The PNG to write.
+        /// The image to write (.png or .jpg/.jpeg).
         #[arg(long, default_value = "grid.png")]
         out: PathBuf,
         /// Number of samples.
@@ -306,7 +306,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let result = check(&cli, &matches).and_then(|()| run(cli));
+    let result = checks::command(&cli, &matches).and_then(|()| run(cli));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -368,58 +368,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Transcribe { checkpoint, beam, wav } => speech_cli::transcribe(&checkpoint, beam.unwrap_or(0), &wav),
         Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
         Command::Demo => demo(),
-    }
-}
-
-/// The checks of the command line made before anything runs (see `checks`).
-fn check(cli: &Cli, matches: &ArgMatches) -> Result<()> {
-    let sub = |path: &[&str]| path.iter().try_fold(matches, |m, name| m.subcommand_matches(name));
-    match &cli.command {
-        Command::Bench { sizes, reps, json, .. } => {
-            checks::sizes(&[("--reps", *reps)])?;
-            sizes.iter().flatten().try_for_each(|&n| checks::sizes(&[("--sizes", n)]))?;
-            json.as_deref().map_or(Ok(()), |p| checks::output_file("--json", p))
-        }
-        Command::Train { job: TrainJob::Seq { task, length, steps, batch, hidden, symbols, alphabet, text, plot, .. } } => {
-            let name = task.to_possible_value().expect("no skipped variants").get_name().to_string();
-            if let Some(m) = sub(&["train", "seq"]) {
-                checks::seq_options(&name, m)?;
-            }
-            checks::sizes(&[("--steps", *steps), ("--batch", *batch), ("--hidden", hidden.unwrap_or(1))])?;
-            match task {
-                Task::Adding => {
-                    kairo::jobs::limits::at_least("--length", *length, 2)?;
-                    plot.as_deref().map_or(Ok(()), |p| checks::image_file("--plot", p))
-                }
-                Task::Copy => {
-                    checks::sizes(&[("--symbols", *symbols)])?;
-                    kairo::jobs::limits::at_least("--alphabet", *alphabet, 2)
-                }
-                Task::Text => {
-                    checks::sizes(&[("--layers", text.layers), ("--embed", text.embed), ("--seq-len", text.seq_len)])?;
-                    checks::output_file("--checkpoint", &text.checkpoint)
-                }
-            }
-        }
-        Command::Train { job: TrainJob::Speech { epochs, batch, hidden, layers, out, .. } } => {
-            checks::sizes(&[("--epochs", *epochs), ("--batch", *batch), ("--hidden", *hidden), ("--layers", *layers)])?;
-            out.as_deref().map_or(Ok(()), |d| checks::output_dir("--out", d))
-        }
-        Command::Train { job: TrainJob::Gan(a) } => {
-            kairo::jobs::limits::at_least("--batch", a.batch, 2)?;
-            let big = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-            checks::sizes(&[("--iters", big(a.iters)), ("--every", big(a.every)), ("--d-steps", a.d_steps), ("--ngf", a.ngf), ("--ndf", a.ndf)])?;
-            checks::output_dir("--out", &a.out)
-        }
-        Command::Sample { job: SampleJob::Gan { out, n, .. } } => {
-            kairo::jobs::limits::at_least("--n", *n, 2)?;
-            checks::image_file("--out", out)
-        }
-        Command::Transcribe { beam: Some(beam), .. } => {
-            kairo::jobs::limits::at_least("--beam", *beam, 1)?;
-            kairo::jobs::limits::at_most("--beam", *beam, kairo::decode::MAX_BEAM)
-        }
-        _ => Ok(()),
     }
 }
 

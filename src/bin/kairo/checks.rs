@@ -7,7 +7,10 @@ use std::path::Path;
 
 use clap::parser::ValueSource;
 use clap::ArgMatches;
-use kairo::jobs::limits::at_least;
+use clap::ValueEnum;
+use kairo::jobs::limits::{at_least, at_most};
+
+use super::{Cli, Command, SampleJob, Task, TrainJob};
 use kairo::{Error, Result};
 
 /// Whether the user gave `id` on the command line (not a default).
@@ -86,4 +89,56 @@ pub fn output_dir(option: &str, dir: &Path) -> Result<()> {
 pub fn image_file(option: &str, path: &Path) -> Result<()> {
     kairo::io::atomic::image_format(path).map_err(|e| Error::InvalidArgument(format!("{option}: {e}")))?;
     output_file(option, path)
+}
+
+/// The checks of `cli` made before anything runs.
+pub fn command(cli: &Cli, matches: &ArgMatches) -> Result<()> {
+    let sub = |path: &[&str]| path.iter().try_fold(matches, |m, name| m.subcommand_matches(name));
+    match &cli.command {
+        Command::Bench { sizes: matmul, reps, json, .. } => {
+            sizes(&[("--reps", *reps)])?;
+            matmul.iter().flatten().try_for_each(|&n| sizes(&[("--sizes", n)]))?;
+            json.as_deref().map_or(Ok(()), |p| output_file("--json", p))
+        }
+        Command::Train { job: TrainJob::Seq { task, length, steps, batch, hidden, symbols, alphabet, text, plot, .. } } => {
+            let name = task.to_possible_value().expect("no skipped variants").get_name().to_string();
+            if let Some(m) = sub(&["train", "seq"]) {
+                seq_options(&name, m)?;
+            }
+            sizes(&[("--steps", *steps), ("--batch", *batch), ("--hidden", hidden.unwrap_or(1))])?;
+            match task {
+                Task::Adding => {
+                    at_least("--length", *length, 2)?;
+                    plot.as_deref().map_or(Ok(()), |p| image_file("--plot", p))
+                }
+                Task::Copy => {
+                    sizes(&[("--symbols", *symbols)])?;
+                    at_least("--alphabet", *alphabet, 2)
+                }
+                Task::Text => {
+                    sizes(&[("--layers", text.layers), ("--embed", text.embed), ("--seq-len", text.seq_len)])?;
+                    output_file("--checkpoint", &text.checkpoint)
+                }
+            }
+        }
+        Command::Train { job: TrainJob::Speech { epochs, batch, hidden, layers, out, .. } } => {
+            sizes(&[("--epochs", *epochs), ("--batch", *batch), ("--hidden", *hidden), ("--layers", *layers)])?;
+            out.as_deref().map_or(Ok(()), |d| output_dir("--out", d))
+        }
+        Command::Train { job: TrainJob::Gan(a) } => {
+            at_least("--batch", a.batch, 2)?;
+            let big = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+            sizes(&[("--iters", big(a.iters)), ("--every", big(a.every)), ("--d-steps", a.d_steps), ("--ngf", a.ngf), ("--ndf", a.ndf)])?;
+            output_dir("--out", &a.out)
+        }
+        Command::Sample { job: SampleJob::Gan { out, n, .. } } => {
+            at_least("--n", *n, 2)?;
+            image_file("--out", out)
+        }
+        Command::Transcribe { beam: Some(beam), .. } => {
+            at_least("--beam", *beam, 1)?;
+            at_most("--beam", *beam, kairo::decode::MAX_BEAM)
+        }
+        _ => Ok(()),
+    }
 }
