@@ -145,12 +145,20 @@ pub struct Hypothesis {
     pub log_prob: f64,
 }
 
+/// The widest beam [`beam_search`] accepts: each frame ranks up to
+/// beam × classes candidates, so wider beams cost time without changing
+/// the best hypothesis of a CTC model in practice.
+pub const MAX_BEAM: usize = 1024;
+
 /// CTC prefix beam search over one utterance's log-probabilities `frames`
-/// (T, c): keeps the `beam_width` (≥ 1) most probable prefixes per frame
+/// (T, c): keeps the `beam_width` (1 ..= [`MAX_BEAM`]) most probable prefixes per frame
 /// and returns them, most probable first (ties broken by the labels, so the
 /// result is deterministic). The score of a prefix sums every alignment
 /// that collapses to it, so it can beat the best path (see tests/decode.rs).
 pub fn beam_search(frames: &[f32], c: usize, blank: usize, beam_width: usize) -> Result<Vec<Hypothesis>> {
+    if beam_width > MAX_BEAM {
+        return Err(Error::InvalidArgument(format!("beam width must be at most {MAX_BEAM}, got {beam_width}")));
+    }
     if beam_width == 0 || c == 0 || blank >= c || !frames.len().is_multiple_of(c) {
         return Err(Error::InvalidArgument(format!(
             "beam_search: beam width {beam_width}, {c} classes, blank {blank}, {} values",

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use kairo::bench::{self, BenchConfig};
 use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::nn::rnn::CellKind;
@@ -112,7 +112,7 @@ enum TrainJob {
         alphabet: usize,
         #[command(flatten)]
         text: TextArgs,
-        /// Draw ‖∂L/∂x_t‖ against t for all three cells at init (and the trained model) to this PNG.
+        /// Draw ‖∂L/∂x_t‖ against t for all three cells at init (and the trained model) to this image (.png or .jpg).
         #[arg(long)]
         plot: Option<PathBuf>,
     },
@@ -172,7 +172,7 @@ enum SampleJob {
         /// The checkpoint (OUT/checkpoint.safetensors of a run).
         #[arg(long)]
         checkpoint: PathBuf,
-        /// The PNG to write.
+        /// The image to write (.png or .jpg/.jpeg).
         #[arg(long, default_value = "grid.png")]
         out: PathBuf,
         /// Number of samples.
@@ -304,8 +304,21 @@ impl Cell {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let result = checks::command(&cli, &matches).and_then(|()| run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command.
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
         Command::Info { kernels: false } => info(),
         Command::Info { kernels: true } => info_kernels(),
         Command::Bench { sizes, reps, variants, only, json } => {
@@ -355,13 +368,6 @@ fn main() -> ExitCode {
         Command::Transcribe { checkpoint, beam, wav } => speech_cli::transcribe(&checkpoint, beam.unwrap_or(0), &wav),
         Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
         Command::Demo => demo(),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
     }
 }
 
@@ -564,6 +570,8 @@ fn demo() -> Result<()> {
     Ok(())
 }
 
+#[path = "kairo/checks.rs"]
+mod checks;
 #[path = "kairo/gan_cli.rs"]
 mod gan_cli;
 #[path = "kairo/seq_cli.rs"]

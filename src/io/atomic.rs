@@ -138,10 +138,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Encodes `img` as PNG in memory and writes it with [`write_atomic`].
+/// The image format a file name asks for: PNG for `.png`, JPEG for
+/// `.jpg` / `.jpeg` (any case); any other name is an error naming it.
+pub fn image_format(path: &Path) -> Result<image::ImageFormat> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("png") => Ok(image::ImageFormat::Png),
+        Some("jpg" | "jpeg") => Ok(image::ImageFormat::Jpeg),
+        _ => Err(crate::Error::InvalidArgument(format!(
+            "{}: images are written as .png or .jpg/.jpeg; give one of those extensions",
+            path.display()
+        ))),
+    }
+}
+
+/// Encodes `img` in memory in the format its name asks for (see
+/// [`image_format`]: PNG or JPEG) and writes it with [`write_atomic`].
 pub fn write_png(path: &Path, img: &image::RgbImage) -> Result<()> {
+    let format = image_format(path)?;
     let mut bytes = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut bytes, image::ImageFormat::Png)
+    img.write_to(&mut bytes, format)
         .map_err(|e| io_error(path, std::io::Error::other(e.to_string())))?;
     write_atomic(path, bytes.get_ref())
 }

@@ -13,6 +13,7 @@
 pub mod adding;
 pub mod copy;
 pub mod gan;
+pub mod limits;
 pub mod plot;
 pub mod seq;
 pub mod speech;

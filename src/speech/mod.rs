@@ -11,3 +11,4 @@ pub mod model;
 pub mod synth;
 pub mod text;
 pub mod wav;
+pub mod window;

@@ -20,6 +20,19 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
     let ctx = Context::new()?;
     println!("adapter: {}", ctx.describe());
     let m = cfg.model;
+    // Sizes, then the checkpoint to resume: both before data, judge or trainer.
+    kairo::jobs::gan::validate(&ctx, &cfg)?;
+    let files = RunFiles::new(&cfg.out);
+    if resume {
+        let at = checkpoint::check_resume(&ctx, &files.checkpoint, &m)?;
+        if at >= cfg.iters {
+            return Err(Error::InvalidArgument(format!(
+                "{} is already at iteration {at}: nothing to do for --iters {} (give a larger --iters to continue)",
+                files.checkpoint.display(),
+                cfg.iters
+            )));
+        }
+    }
     let source = open_source(&cfg, data)?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::Io {
         path: cfg.out.display().to_string(),
@@ -27,7 +40,6 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
     })?;
     let classifier = quality_judge(&ctx, &cfg, &source)?;
     let mut t = GanTrainer::new(&ctx, cfg, source)?;
-    let files = RunFiles::new(&t.config.out);
     if resume {
         checkpoint::load(&mut t, &files.checkpoint)?;
         println!(

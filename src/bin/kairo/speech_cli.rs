@@ -8,6 +8,8 @@ use kairo::{Context, Error, Result};
 pub fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
     let ctx = Context::new()?;
     println!("adapter: {}", ctx.describe());
+    // --resume's checkpoint is found and checked before any data is prepared.
+    speech::check_resume(&ctx, cfg)?;
     let t0 = std::time::Instant::now();
     let data = speech::load_data(cfg)?;
     match (&cfg.manifest, &data.report) {

@@ -53,6 +53,7 @@ pub fn train_adding(
             cfg.length, cfg.steps, cfg.batch, cfg.test_size
         )));
     }
+    crate::jobs::seq::check_sizes(cfg, &crate::jobs::limits::Budget::of(ctx), "--length", |l| l, 2)?;
     if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
         return Err(Error::InvalidArgument(format!(
             "learning rate must be positive, got {}",

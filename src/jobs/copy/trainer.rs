@@ -102,6 +102,7 @@ pub fn train_copy(
             cfg.steps, cfg.batch, cfg.test_size
         )));
     }
+    check_sizes(ctx, cfg, &spec)?;
     if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
         return Err(Error::InvalidArgument(format!(
             "learning rate must be positive, got {}",
@@ -152,4 +153,17 @@ pub fn train_copy(
         evals,
         eval,
     })
+}
+
+/// Delay, batch, hidden size, symbols and alphabet against host memory and
+/// the device's buffer limits, before anything is allocated.
+fn check_sizes(ctx: &Context, cfg: &SeqConfig, spec: &CopySpec) -> Result<()> {
+    use crate::jobs::limits::{fits_all, Budget};
+    use crate::jobs::seq::seq_need;
+    let budget = Budget::of(ctx);
+    let steps = |k: usize, delay: usize| k.saturating_mul(2).saturating_add(delay).saturating_add(1);
+    crate::jobs::seq::check_sizes(cfg, &budget, "--length", |d| steps(spec.symbols, d), spec.channels())?;
+    let symbols = |k| seq_need(cfg, steps(k, spec.delay), spec.channels());
+    let alphabet = |a: usize| seq_need(cfg, spec.steps(), a.saturating_add(2));
+    fits_all(&budget, &[("--symbols", spec.symbols, &symbols), ("--alphabet", spec.alphabet, &alphabet)])
 }

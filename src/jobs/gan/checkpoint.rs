@@ -202,3 +202,21 @@ pub fn load_generator(ctx: &Context, path: &Path) -> Result<Generator> {
     load_parameters(path, Scope::prefix("netG."), &refs(&generator_state(&g)))?;
     Ok(g)
 }
+
+/// With `--resume`: the run's checkpoint at `path` exists, reads, was
+/// written for the model `want` and says how far it got; checked before
+/// any data, judge or trainer is built. Returns its iteration.
+pub fn check_resume(ctx: &Context, path: &Path, want: &DcganConfig) -> Result<u64> {
+    if !path.is_file() {
+        return Err(Error::checkpoint(path, "--resume: no checkpoint there (train without --resume first)"));
+    }
+    let ckpt = safetensors::load(ctx, path)?;
+    let have = config_from_meta(path, &ckpt.metadata)?;
+    if &have != want {
+        return Err(Error::checkpoint(path, format!("written for {have:?}, but this run is configured for {want:?}")));
+    }
+    ckpt.metadata
+        .get("iteration")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::checkpoint(path, "metadata `iteration` missing or not a number"))
+}

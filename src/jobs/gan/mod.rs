@@ -13,5 +13,7 @@ pub mod checkpoint;
 pub mod judge;
 pub mod report;
 pub mod trainer;
+pub mod validate;
 
+pub use validate::validate;
 pub use trainer::{generate, uniform_noise, GanConfig, GanData, GanTrainer, IterStats};

@@ -165,6 +165,7 @@ impl GanTrainer {
     pub fn new(ctx: &Context, config: GanConfig, data: GanData) -> Result<GanTrainer> {
         let m = config.model;
         m.validate()?;
+        super::validate(ctx, &config)?;
         if data.dims() != (m.image_size, m.channels) {
             return Err(Error::InvalidArgument(format!(
                 "gan: data gives {:?} (size, channels) but the model is configured for ({}, {})",

@@ -18,8 +18,10 @@
 pub mod checkpoint;
 pub mod report;
 pub mod trainer;
+pub mod validate;
 
 pub use checkpoint::load_model;
+pub use validate::{check_resume, validate};
 pub use report::{transcribe_examples, transcribe_file};
 pub use trainer::{
     load_data, synthetic_examples, train_speech, BenchStep, EpochReport, SpeechData, SpeechEvent, SpeechRun, SpeechTrainConfig,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::trainer::make_batch;
 use crate::error::Result;
-use crate::speech::features::LogMel;
+use crate::speech::window::{transcribe_samples, Windowing};
 use crate::speech::manifest::Example;
 use crate::speech::model::SpeechModel;
 use crate::speech::text;
@@ -33,10 +33,23 @@ pub fn transcribe_examples(ctx: &Context, model: &SpeechModel, data: &[Example],
     Ok(out)
 }
 
-/// The text of one WAV file (greedy, or prefix beam search with `beam` > 1).
+/// The text of one WAV file (greedy, or prefix beam search with `beam` > 1,
+/// at most [`crate::decode::MAX_BEAM`]): audio of any length, in
+/// overlapping windows that fit the device (see [`crate::speech::window`]).
 pub fn transcribe_file(ctx: &Context, model: &SpeechModel, wav: &Path, beam: usize) -> Result<String> {
+    crate::jobs::limits::at_most("--beam", beam, crate::decode::MAX_BEAM)?;
     let samples = crate::speech::wav::load_16k(wav)?;
-    let mel = LogMel::new(model.config.n_mels)?;
-    let e = Example { seconds: samples.len() as f32 / crate::speech::wav::SAMPLE_RATE as f32, features: mel.features(&samples), transcript: String::new() };
-    Ok(transcribe_examples(ctx, model, std::slice::from_ref(&e), 1, beam)?.remove(0))
+    transcribe_samples(ctx, model, &samples, beam, windowing(ctx, model))
+}
+
+/// The default 30 s windows, shortened until one window's biggest buffer fits the device.
+pub fn windowing(ctx: &Context, model: &SpeechModel) -> Windowing {
+    let mut w = Windowing::default();
+    let device = crate::jobs::limits::Budget::of(ctx).device;
+    let stride = model.config.conv_stride.max(1);
+    while w.window > 4 * stride && super::validate::batch_need(&model.config, 1, w.window).device > device {
+        w.window /= 2;
+        w.overlap = (w.window / 8).max(stride);
+    }
+    w
 }

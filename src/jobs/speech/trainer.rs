@@ -223,6 +223,8 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
             cfg.epochs, cfg.batch, cfg.lr
         )));
     }
+    let frames = data.train.iter().chain(&data.test).map(|e| e.features.frames).max().unwrap_or(1);
+    super::validate(ctx, cfg, frames)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
     let model = SpeechModel::new(ctx, &cfg.model, &mut rng)?;
     let mut opt = Adam::new(cfg.lr);

@@ -20,6 +20,8 @@
 pub mod checkpoint;
 pub mod model;
 pub mod trainer;
+pub mod validate;
 
 pub use model::{sample, sample_logits, CharModel, CharShape, CharState};
+pub use validate::validate;
 pub use trainer::{evaluate, train_text, TextConfig, TextProgress, TextRun, EVAL_CHARS};

@@ -229,6 +229,7 @@ pub fn train_text(
     cfg: &TextConfig,
     mut progress: impl FnMut(TextProgress),
 ) -> Result<TextRun> {
+    super::validate(ctx, corpus, cfg)?;
     let streams = check(corpus, cfg)?;
     // One run per checkpoint, held until the run ends; its folder must exist.
     let _lock = cfg.checkpoint.as_deref().map(OutputLock::acquire).transpose()?;
