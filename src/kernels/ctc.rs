@@ -94,12 +94,6 @@ pub const CTC_GRAD_PACKED: Entry =
 /// Packs nll and g·scale into `weights` for the `*_packed` entries.
 pub const CTC_PACK_WEIGHTS: Entry = Entry { name: "ctc_pack_weights", slots: &[P, NLL, G, SCALE, WEIGHTS] };
 
-/// Storage buffers `entry` binds (its slots less the uniform): the
-/// `*_packed` entries exist for devices whose
-/// `max_storage_buffers_per_shader_stage` is below the unpacked ones'.
-pub fn storage_buffers(entry: &Entry) -> u32 {
-    entry.slots.iter().filter(|s| s.access != super::Access::Uniform).count() as u32
-}
 
 /// Everything above, for the contract test.
 pub const CONTRACT: Contract = Contract {

@@ -165,6 +165,14 @@ pub struct Entry {
     pub slots: &'static [Slot],
 }
 
+impl Entry {
+    /// Storage buffers it binds (its slots less the uniform), to compare with
+    /// `max_storage_buffers_per_shader_stage` when choosing a variant.
+    pub fn storage_buffers(&self) -> u32 {
+        self.slots.iter().filter(|s| s.access != Access::Uniform).count() as u32
+    }
+}
+
 /// One field of a uniform struct's Rust mirror.
 #[derive(Clone, Copy, Debug)]
 pub struct Field {

@@ -417,7 +417,7 @@ fn pack_weights(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u32, s
         CtcLayout::Subgroup => &ctc_subgroup::CTC_BETA_GRAD_SUBGROUP,
         CtcLayout::Serial | CtcLayout::Auto => &kernel::CTC_BETA_GRAD_SERIAL,
     };
-    if kernel::storage_buffers(entry) <= ctx.limits().max_storage_buffers_per_shader_stage {
+    if entry.storage_buffers() <= ctx.limits().max_storage_buffers_per_shader_stage {
         return Ok(None);
     }
     let weights = Tensor::empty(ctx, &[2 * batch.n], DType::F32)?;
