@@ -502,20 +502,21 @@ fn train_seq(cfg: &SeqConfig, plot: Option<&Path>) -> Result<()> {
             color: [c[0] / 2, c[1] / 2, c[2] / 2],
             values: trained,
         });
-        plot::render_log_plot(&curves, 640, 400, path)?;
+        let style = plot::PlotStyle {
+            title: format!("gradient reaching step t from the loss at T = {}", cfg.length),
+            x_label: "step t".into(),
+            y_label: "‖∂L/∂x_t‖ (log)".into(),
+            log_y: true,
+        };
+        plot::render_plot(&curves, &style, 640, 400, path)?;
         println!(
             "\n‖∂L/∂x_t‖ per step t (proxy for ‖∂L/∂h_t‖: how much gradient from the loss at step T reaches step t), log y axis:"
         );
         for c in &curves {
             let (first, last) = (c.values[0], c.values[c.values.len() - 1]);
-            println!(
-                "  {:<16} t=1: {first:.2e}  t=T: {last:.2e}  ratio {:.1e}   legend box rgb{:?}",
-                c.label,
-                first / last,
-                c.color
-            );
+            println!("  {:<16} t=1: {first:.2e}  t=T: {last:.2e}  ratio {:.1e}", c.label, first / last);
         }
-        println!("wrote {} (legend top right, in the order above)", path.display());
+        println!("wrote {}", path.display());
     }
     Ok(())
 }

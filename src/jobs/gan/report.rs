@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::judge::{judge, Judgement, ShapeClassifier};
 use super::trainer::{GanTrainer, IterStats};
-use crate::jobs::plot::{render_log_plot, Curve};
+use crate::jobs::plot::{render_plot, Curve, PlotStyle};
 use crate::error::{Error, Result};
 
 /// Draws `n` images (n, C, S, S) in [-1, 1] as a square-ish grid, each
@@ -81,9 +81,9 @@ fn smooth(values: &[f32], window: usize) -> Vec<f32> {
     out
 }
 
-/// The loss curve: D loss (red), G loss (blue), D(x) (green), D(G(z))
-/// (orange) over iterations, smoothed, on a log axis (the plotting helper
-/// of every job); legend boxes top right in that order.
+/// The loss curve: D loss, G loss, D(x) and D(G(z)) over iterations,
+/// smoothed, on a log axis (the plotting helper of every job), with a
+/// legend naming each line.
 pub fn render_loss_curve(history: &[IterStats], path: &Path) -> Result<()> {
     let window = (history.len() / 50).max(1);
     let series =
@@ -110,7 +110,13 @@ pub fn render_loss_curve(history: &[IterStats], path: &Path) -> Result<()> {
             values: series(&|s| s.d_g_z),
         },
     ];
-    render_log_plot(&curves, 720, 400, path)
+    let style = PlotStyle {
+        title: format!("DCGAN losses (moving average over {window} iterations)"),
+        x_label: "iteration".into(),
+        y_label: "loss / probability".into(),
+        log_y: true,
+    };
+    render_plot(&curves, &style, 720, 400, path)
 }
 
 /// Files of a run in its output folder.
