@@ -92,13 +92,16 @@ enum TrainJob {
         /// Optimiser steps (a fresh random batch each).
         #[arg(long, default_value_t = 2000)]
         steps: usize,
+        /// Sequences per step (text: parallel streams through the corpus).
         #[arg(long, default_value_t = 64)]
         batch: usize,
         /// Hidden size (default 64; 128 for text).
         #[arg(long)]
         hidden: Option<usize>,
+        /// Adam learning rate.
         #[arg(long, default_value_t = 0.01)]
         lr: f32,
+        /// Seed of the initialisation and the data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Held-out MSE (adding) or loss and accuracy (copy) every this many steps.
@@ -122,8 +125,10 @@ enum TrainJob {
         /// CSV manifest `wav_filename,wav_filesize,transcript` (default: built-in synthetic digits).
         #[arg(long)]
         manifest: Option<PathBuf>,
+        /// Passes over the training utterances.
         #[arg(long, default_value_t = 12)]
         epochs: usize,
+        /// Utterances per step (grouped by length).
         #[arg(long, default_value_t = 16)]
         batch: usize,
         /// GRU hidden size per direction.
@@ -132,6 +137,7 @@ enum TrainJob {
         /// GRU layers.
         #[arg(long, default_value_t = 1)]
         layers: usize,
+        /// Adam learning rate (with global-norm gradient clipping).
         #[arg(long, default_value_t = 0.003)]
         lr: f32,
         /// Unidirectional GRU with a look-ahead convolution over this many future steps (online use).
@@ -140,6 +146,7 @@ enum TrainJob {
         /// Checkpoint folder (speech.safetensors is written there after every epoch).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Seed of the initialisation, the built-in data and the batch order.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Continue from the checkpoint in --out.
@@ -154,8 +161,10 @@ enum TrainJob {
 enum SampleJob {
     /// Sample text from a character model saved by `train seq --task text`.
     Seq {
+        /// A checkpoint written by `kairo train seq --task text`.
         #[arg(long)]
         checkpoint: PathBuf,
+        /// Text the sample starts from (characters of the model's vocabulary).
         #[arg(long, default_value = "The ")]
         prompt: String,
         /// Characters to generate.
@@ -164,6 +173,7 @@ enum SampleJob {
         /// 0: always the likeliest character; higher: bolder.
         #[arg(long, default_value_t = 0.8)]
         temperature: f32,
+        /// Seed of the character draws.
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
