@@ -236,6 +236,10 @@ struct GanArgs {
     /// Continue from OUT/checkpoint.safetensors.
     #[arg(long)]
     resume: bool,
+    /// Do not judge samples of the built-in shapes (skips training or loading the cached shape classifier).
+    #[arg(long)]
+    no_judge: bool,
+    /// Seed of the initialisation, the noise and the built-in shapes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
@@ -356,7 +360,7 @@ fn main() -> ExitCode {
                     out: a.out,
                     ..Default::default()
                 };
-                gan_cli::train(cfg, a.data.as_deref(), a.resume)
+                gan_cli::train(cfg, a.data.as_deref(), a.resume, a.no_judge)
             }
         },
         Command::Sample { job: SampleJob::Seq { checkpoint, prompt, len, temperature, seed } } => {

@@ -187,16 +187,18 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
             let noise = crate::Tensor::from_slice(&t.ctx, &noise, &[JUDGED_SAMPLES, m.nz])?;
             let j = judge(&t.ctx, c, &t.generate(&noise)?)?;
             let mut text = std::fs::read_to_string(&files.quality).unwrap_or_else(|_| {
-                "iteration,classes_covered,mean_confidence,diversity,confident_per_class\n".into()
+                "iteration,classes_covered,mean_confidence,diversity,confident_per_class,in_distribution,judged\n".into()
             });
             let counts: Vec<String> = j.confident_counts.iter().map(|c| c.to_string()).collect();
             text.push_str(&format!(
-                "{},{},{:.4},{:.4},{}\n",
+                "{},{},{:.4},{:.4},{},{:.4},{}\n",
                 t.iteration,
                 j.classes_covered,
                 j.mean_confidence,
                 j.diversity,
-                counts.join(" ")
+                counts.join(" "),
+                j.in_distribution,
+                j.judged
             ));
             crate::io::atomic::write_atomic(&files.quality, text.as_bytes())?;
             Some(j)
