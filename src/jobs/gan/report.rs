@@ -111,7 +111,10 @@ pub fn render_loss_curve(history: &[IterStats], path: &Path) -> Result<()> {
         },
     ];
     let style = PlotStyle {
-        title: format!("DCGAN losses (moving average over {window} iterations)"),
+        title: match window {
+            1 => "DCGAN losses".into(),
+            w => format!("DCGAN losses (moving average over {w} iterations)"),
+        },
         x_label: "iteration".into(),
         y_label: "loss / probability".into(),
         log_y: true,
