@@ -115,7 +115,7 @@ enum TrainJob {
         alphabet: usize,
         #[command(flatten)]
         text: TextArgs,
-        /// Draw ‖∂L/∂x_t‖ against t for all three cells at init (and the trained model) to this PNG.
+        /// Adding task: draw ‖∂L/∂x_t‖ against t (log axis) for all three cells at init and for the trained model to this PNG.
         #[arg(long)]
         plot: Option<PathBuf>,
     },
