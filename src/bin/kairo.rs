@@ -92,13 +92,16 @@ enum TrainJob {
         /// Optimiser steps (a fresh random batch each).
         #[arg(long, default_value_t = 2000)]
         steps: usize,
+        /// Sequences per step (text: parallel streams through the corpus).
         #[arg(long, default_value_t = 64)]
         batch: usize,
         /// Hidden size (default 64; 128 for text).
         #[arg(long)]
         hidden: Option<usize>,
+        /// Adam learning rate.
         #[arg(long, default_value_t = 0.01)]
         lr: f32,
+        /// Seed of the initialisation and the data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Held-out MSE (adding) or loss and accuracy (copy) every this many steps.
@@ -112,7 +115,7 @@ enum TrainJob {
         alphabet: usize,
         #[command(flatten)]
         text: TextArgs,
-        /// Draw ‖∂L/∂x_t‖ against t for all three cells at init (and the trained model) to this image (.png or .jpg).
+        /// Adding task: draw ‖∂L/∂x_t‖ against t (log axis) for all three cells at init and for the trained model to this image (.png or .jpg).
         #[arg(long)]
         plot: Option<PathBuf>,
     },
@@ -122,8 +125,10 @@ enum TrainJob {
         /// CSV manifest `wav_filename,wav_filesize,transcript` (default: built-in synthetic digits).
         #[arg(long)]
         manifest: Option<PathBuf>,
+        /// Passes over the training utterances.
         #[arg(long, default_value_t = 12)]
         epochs: usize,
+        /// Utterances per step (grouped by length).
         #[arg(long, default_value_t = 16)]
         batch: usize,
         /// GRU hidden size per direction.
@@ -132,6 +137,7 @@ enum TrainJob {
         /// GRU layers.
         #[arg(long, default_value_t = 1)]
         layers: usize,
+        /// Adam learning rate (with global-norm gradient clipping).
         #[arg(long, default_value_t = 0.003)]
         lr: f32,
         /// Unidirectional GRU with a look-ahead convolution over this many future steps (online use).
@@ -140,6 +146,7 @@ enum TrainJob {
         /// Checkpoint folder (speech.safetensors is written there after every epoch).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Seed of the initialisation, the built-in data and the batch order.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Continue from the checkpoint in --out.
@@ -154,8 +161,10 @@ enum TrainJob {
 enum SampleJob {
     /// Sample text from a character model saved by `train seq --task text`.
     Seq {
+        /// A checkpoint written by `kairo train seq --task text`.
         #[arg(long)]
         checkpoint: PathBuf,
+        /// Text the sample starts from (characters of the model's vocabulary).
         #[arg(long, default_value = "The ")]
         prompt: String,
         /// Characters to generate.
@@ -164,6 +173,7 @@ enum SampleJob {
         /// 0: always the likeliest character; higher: bolder.
         #[arg(long, default_value_t = 0.8)]
         temperature: f32,
+        /// Seed of the character draws.
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -226,6 +236,10 @@ struct GanArgs {
     /// Continue from OUT/checkpoint.safetensors.
     #[arg(long)]
     resume: bool,
+    /// Do not judge samples of the built-in shapes (skips training or loading the cached shape classifier).
+    #[arg(long)]
+    no_judge: bool,
+    /// Seed of the initialisation, the noise and the built-in shapes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
@@ -359,7 +373,7 @@ fn run(cli: Cli) -> Result<()> {
                     out: a.out,
                     ..Default::default()
                 };
-                gan_cli::train(cfg, a.data.as_deref(), a.resume)
+                gan_cli::train(cfg, a.data.as_deref(), a.resume, a.no_judge)
             }
         },
         Command::Sample { job: SampleJob::Seq { checkpoint, prompt, len, temperature, seed } } => {
@@ -508,20 +522,21 @@ fn train_seq(cfg: &SeqConfig, plot: Option<&Path>) -> Result<()> {
             color: [c[0] / 2, c[1] / 2, c[2] / 2],
             values: trained,
         });
-        plot::render_log_plot(&curves, 640, 400, path)?;
+        let style = plot::PlotStyle {
+            title: format!("gradient reaching step t from the loss at T = {}", cfg.length),
+            x_label: "step t".into(),
+            y_label: "‖∂L/∂x_t‖ (log)".into(),
+            log_y: true,
+        };
+        plot::render_plot(&curves, &style, 640, 400, path)?;
         println!(
             "\n‖∂L/∂x_t‖ per step t (proxy for ‖∂L/∂h_t‖: how much gradient from the loss at step T reaches step t), log y axis:"
         );
         for c in &curves {
             let (first, last) = (c.values[0], c.values[c.values.len() - 1]);
-            println!(
-                "  {:<16} t=1: {first:.2e}  t=T: {last:.2e}  ratio {:.1e}   legend box rgb{:?}",
-                c.label,
-                first / last,
-                c.color
-            );
+            println!("  {:<16} t=1: {first:.2e}  t=T: {last:.2e}  ratio {:.1e}", c.label, first / last);
         }
-        println!("wrote {} (legend top right, in the order above)", path.display());
+        println!("wrote {}", path.display());
     }
     Ok(())
 }

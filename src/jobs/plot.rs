@@ -1,8 +1,14 @@
-//! The one plotting module of the jobs: line plots on a log axis, drawn
-//! to PNG files written kill-safely. Every job (and the CLI) may import it;
-//! it imports nothing of the jobs.
+//! The one plotting module of the jobs: line plots with axes, tick values,
+//! a title and a legend, drawn with `plotters` into a pixel buffer and
+//! written as PNG kill-safely. Text uses DejaVu Sans embedded from the
+//! `dejavu` crate (through plotters' `ab_glyph` feature), so plots render
+//! the same on machines without system fonts. Every job (and the CLI) may
+//! import it; it imports nothing of the jobs.
 
 use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::nn::rnn::CellKind;
@@ -14,6 +20,27 @@ pub struct Curve {
     pub values: Vec<f32>,
 }
 
+/// Labels and the y scale of a plot.
+#[derive(Clone, Debug)]
+pub struct PlotStyle {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    /// A log₁₀ y axis (values ≤ 0 or not finite are skipped) or a linear one.
+    pub log_y: bool,
+}
+
+impl Default for PlotStyle {
+    fn default() -> Self {
+        PlotStyle {
+            title: String::new(),
+            x_label: "step".into(),
+            y_label: "value".into(),
+            log_y: true,
+        }
+    }
+}
+
 /// The colour kairo uses for each cell in plots.
 pub fn cell_color(cell: CellKind) -> [u8; 3] {
     match cell {
@@ -23,100 +50,190 @@ pub fn cell_color(cell: CellKind) -> [u8; 3] {
     }
 }
 
-/// Draws the curves against x = 1 … n on a log₁₀ y axis (decade ticks),
-/// with a legend of coloured boxes (in curve order, top right), as a PNG
-/// written kill-safely (tmp + rename). Zero or non-finite values are skipped.
+/// Registers the embedded font once under plotters' "sans-serif" family.
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            let bytes = match style {
+                FontStyle::Bold => dejavu::sans::bold(),
+                _ => dejavu::sans::regular(),
+            };
+            // The bytes are a valid TrueType font shipped by the crate.
+            let _ = plotters::style::register_font("sans-serif", style, bytes);
+        }
+    });
+}
+
+/// Draws the curves against x = 1 … n on a log₁₀ y axis, with a default
+/// title and axis labels (see [`render_plot`]).
 pub fn render_log_plot(curves: &[Curve], width: u32, height: u32, path: &Path) -> Result<()> {
-    let positive = || {
-        curves
-            .iter()
-            .flat_map(|c| c.values.iter().copied())
-            .filter(|v| v.is_finite() && *v > 0.0)
-    };
-    let lo = positive().fold(f32::INFINITY, f32::min);
-    let hi = positive().fold(0.0f32, f32::max);
+    render_plot(curves, &PlotStyle::default(), width, height, path)
+}
+
+/// Draws the curves against x = 1 … n as a PNG of `width`×`height`
+/// written kill-safely (tmp + rename): axes with tick values, `style`'s
+/// title and axis labels, and a legend (top right) naming each curve in
+/// its colour. On a log axis zero, negative and non-finite values are
+/// skipped; on a linear one non-finite values are.
+pub fn render_plot(
+    curves: &[Curve],
+    style: &PlotStyle,
+    width: u32,
+    height: u32,
+    path: &Path,
+) -> Result<()> {
+    let values = || curves.iter().flat_map(|c| c.values.iter().copied()).filter(|&v| usable(v, style.log_y));
+    let lo = values().fold(f32::INFINITY, f32::min);
+    let hi = values().fold(f32::NEG_INFINITY, f32::max);
     let n = curves.iter().map(|c| c.values.len()).max().unwrap_or(0);
-    if !lo.is_finite() || n < 2 || width < 100 || height < 80 {
-        return Err(Error::InvalidArgument(
-            "plot: nothing positive to draw, or too small".into(),
-        ));
+    if !lo.is_finite() || n < 2 || width < 160 || height < 120 {
+        return Err(Error::InvalidArgument(format!(
+            "plot: nothing {}to draw, or smaller than 160×120",
+            if style.log_y { "positive " } else { "" }
+        )));
     }
-    let (dlo, dhi) = (
-        lo.log10().floor(),
-        hi.log10().ceil().max(lo.log10().floor() + 1.0),
-    );
-    let (left, right, top, bottom) = (50i64, width as i64 - 20, 20i64, height as i64 - 40);
-    let mut img = image::RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
-    let put = |img: &mut image::RgbImage, x: i64, y: i64, c: [u8; 3]| {
-        if x >= 0 && y >= 0 && x < width as i64 && y < height as i64 {
-            img.put_pixel(x as u32, y as u32, image::Rgb(c));
-        }
-    };
-    let px = |i: usize| left + ((right - left) as f32 * i as f32 / (n - 1) as f32).round() as i64;
-    let py =
-        |v: f32| bottom - ((bottom - top) as f32 * (v.log10() - dlo) / (dhi - dlo)).round() as i64;
-    // Grid lines and ticks at each decade (y) and every tenth of the run (x).
-    let grey = [225, 225, 225];
-    let black = [0, 0, 0];
-    for d in dlo as i64..=dhi as i64 {
-        let y = py(10f32.powi(d as i32));
-        for x in left..=right {
-            put(&mut img, x, y, grey);
-        }
-        for x in left - 6..left {
-            put(&mut img, x, y, black);
-        }
-        // Minor ticks at 2..9 × 10^d.
-        for m in 2..10 {
-            let y = py(m as f32 * 10f32.powi(d as i32));
-            if d < dhi as i64 {
-                for x in left - 3..left {
-                    put(&mut img, x, y, black);
-                }
-            }
-        }
-    }
-    for k in 0..=10 {
-        let x = left + (right - left) * k / 10;
-        for y in bottom..bottom + 6 {
-            put(&mut img, x, y, black);
-        }
-    }
-    for x in left..=right {
-        put(&mut img, x, bottom, black);
-    }
-    for y in top..=bottom {
-        put(&mut img, left, y, black);
-    }
-    for c in curves {
-        let points: Vec<Option<(i64, i64)>> = c
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (v.is_finite() && v > 0.0).then(|| (px(i), py(v))))
-            .collect();
-        for w in points.windows(2) {
-            if let (Some((x0, y0)), Some((x1, y1))) = (w[0], w[1]) {
-                let steps = (x1 - x0).abs().max((y1 - y0).abs()).max(1);
-                for s in 0..=steps {
-                    let x = x0 + (x1 - x0) * s / steps;
-                    let y = y0 + (y1 - y0) * s / steps;
-                    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-                        put(&mut img, x + dx, y + dy, c.color);
-                    }
-                }
-            }
-        }
-    }
-    // Legend: one coloured box per curve, top right.
-    for (k, c) in curves.iter().enumerate() {
-        let (x0, y0) = (right - 40, top + 8 + 18 * k as i64);
-        for y in y0..y0 + 12 {
-            for x in x0..x0 + 30 {
-                let edge = y == y0 || y == y0 + 11 || x == x0 || x == x0 + 29;
-                put(&mut img, x, y, if edge { black } else { c.color });
-            }
-        }
-    }
+    register_font();
+    let mut buf = vec![255u8; width as usize * height as usize * 3];
+    draw(curves, style, (width, height), (lo as f64, hi as f64), n, &mut buf)
+        .map_err(|e| Error::InvalidArgument(format!("plot: {e}")))?;
+    let img = image::RgbImage::from_raw(width, height, buf).expect("buffer of width×height×3");
     crate::io::atomic::write_png(path, &img)
+}
+
+/// Whether a value can be drawn on the axis.
+fn usable(v: f32, log: bool) -> bool {
+    v.is_finite() && (!log || v > 0.0)
+}
+
+type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+fn draw(
+    curves: &[Curve],
+    style: &PlotStyle,
+    size: (u32, u32),
+    (lo, hi): (f64, f64),
+    n: usize,
+    buf: &mut [u8],
+) -> DrawResult {
+    let root = BitMapBackend::with_buffer(buf, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(&style.title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64);
+    let x_range = 1f64..n as f64;
+    // A log axis is drawn as log₁₀ of the values on a linear one, labelled
+    // 10^y: ticks at whole decades over any span (plotters' own log axis
+    // stops labelling below about 1e-15).
+    let (lo, hi) = if style.log_y {
+        (lo.log10().floor(), hi.log10().ceil().max(lo.log10().floor() + 1.0))
+    } else {
+        let pad = ((hi - lo) * 0.05).max(1e-6);
+        (lo - pad, hi + pad)
+    };
+    let log = style.log_y;
+    let y_of = move |v: f32| if log { (v as f64).log10() } else { v as f64 };
+    let mut chart = builder.build_cartesian_2d(x_range, lo..hi)?;
+    let decades = (hi - lo) as usize;
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(&style.x_label)
+        .y_desc(&style.y_label)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(("sans-serif", 12))
+        .bold_line_style(RGBColor(205, 205, 205))
+        .light_line_style(RGBColor(238, 238, 238));
+    let tick = |v: &f64| format!("{:.0e}", 10f64.powf(*v));
+    if log {
+        // At most ~12 labelled decades, every decade a grid line.
+        mesh.y_labels(decades / decades.div_ceil(12) + 1).y_label_formatter(&tick);
+    }
+    mesh.draw()?;
+    series(&mut chart, curves, |v| usable(v, log), y_of)?;
+    let at = quiet_corner(curves, |v| (y_of(v) - lo) / (hi - lo));
+    legend(&mut chart, at)?;
+    root.present()?;
+    Ok(())
+}
+
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+
+/// One line per curve, broken where a value is skipped, with its legend entry.
+fn series<'a, DB>(
+    chart: &mut Chart<'a, DB>,
+    curves: &[Curve],
+    keep: impl Fn(f32) -> bool,
+    y_of: impl Fn(f32) -> f64,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+{
+    for c in curves {
+        let color = RGBColor(c.color[0], c.color[1], c.color[2]);
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for (i, &v) in c.values.iter().enumerate() {
+            if keep(v) {
+                runs.last_mut().expect("one run").push(((i + 1) as f64, y_of(v)));
+            } else if !runs.last().expect("one run").is_empty() {
+                runs.push(Vec::new());
+            }
+        }
+        for (k, run) in runs.into_iter().enumerate() {
+            let line = chart.draw_series(LineSeries::new(run, color.stroke_width(2)))?;
+            if k == 0 {
+                line.label(c.label.clone()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The corner of the plot area whose legend-sized patch the fewest curve
+/// points fall in; `height` maps a value to 0 (bottom) … 1 (top).
+fn quiet_corner(curves: &[Curve], height: impl Fn(f32) -> f64) -> SeriesLabelPosition {
+    let n = curves.iter().map(|c| c.values.len()).max().unwrap_or(2).max(2);
+    let tall = 0.08 + 0.07 * curves.len() as f64;
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    let crowd = |right: bool, top: bool| {
+        let points = curves.iter().flat_map(|c| c.values.iter().enumerate());
+        points
+            .filter(|(_, v)| v.is_finite())
+            .filter(|&(i, &v)| {
+                let (x, y) = (i as f64 / (n - 1) as f64, height(v));
+                let in_x = if right { x > 0.6 } else { x < 0.4 };
+                let in_y = if top { y > 1.0 - tall } else { y < tall };
+                in_x && in_y && y.is_finite()
+            })
+            .count()
+    };
+    corners
+        .into_iter()
+        .min_by_key(|&(_, right, top)| crowd(right, top))
+        .map(|(at, _, _)| at)
+        .expect("four corners")
+}
+
+fn legend<'a, DB>(chart: &mut Chart<'a, DB>, at: SeriesLabelPosition) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()?;
+    Ok(())
 }

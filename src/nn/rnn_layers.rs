@@ -327,6 +327,17 @@ impl RecurrentStack {
         self.drop.training()
     }
 
+    /// The between-layer dropout's mask counter (see [`Dropout::counter`]),
+    /// for checkpoints that resume a run exactly.
+    pub fn dropout_counter(&self) -> u32 {
+        self.drop.counter()
+    }
+
+    /// Sets the between-layer dropout's mask counter.
+    pub fn set_dropout_counter(&self, counter: u32) {
+        self.drop.set_counter(counter);
+    }
+
     /// Runs the stack over x ((T, B, I), or (B, T, I) if `batch_first`)
     /// from h0 / c0 (L·D, B, H) (None: zeros; c0 for LSTM only).
     pub fn forward(&self, x: &Var, h0: Option<&Var>, c0: Option<&Var>) -> Result<RecurrentOutput> {

@@ -9,14 +9,15 @@ use rand::SeedableRng;
 
 use kairo::data::images::ImageFolder;
 use kairo::data::shapes::{Shapes, CLASS_NAMES};
-use kairo::jobs::gan::judge::{classifier_for, ShapeClassifier};
+use kairo::jobs::gan::judge::{cache_dir, cache_file, classifier_for, JudgeSettings, ShapeClassifier};
 use kairo::jobs::gan::report::{self as gan_report, render_grid, RunFiles};
 use kairo::jobs::gan::{checkpoint, generate, uniform_noise, GanConfig, GanData, GanTrainer};
 use kairo::{Context, Error, Result, Tensor};
 
 /// Trains a DCGAN as configured on the folder `data` (or the built-in
-/// shapes), resuming from OUT/checkpoint.safetensors if `resume`.
-pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
+/// shapes), resuming from OUT/checkpoint.safetensors if `resume`; on the
+/// shapes, samples are judged unless `no_judge`.
+pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool, no_judge: bool) -> Result<()> {
     let ctx = Context::new()?;
     println!("adapter: {}", ctx.describe());
     let m = cfg.model;
@@ -38,7 +39,7 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool) -> Result<()> {
         path: cfg.out.display().to_string(),
         source: e,
     })?;
-    let classifier = quality_judge(&ctx, &cfg, &source)?;
+    let classifier = if no_judge { None } else { quality_judge(&ctx, &cfg, &source)? };
     let mut t = GanTrainer::new(&ctx, cfg, source)?;
     if resume {
         checkpoint::load(&mut t, &files.checkpoint)?;
@@ -163,34 +164,40 @@ fn open_source(cfg: &GanConfig, data: Option<&Path>) -> Result<GanData> {
     })
 }
 
-/// The shape classifier that judges samples, on the built-in data only (it has labels).
+/// The shape classifier that judges samples, on the built-in data only (it
+/// has labels): trained once per image size and channels, then loaded from
+/// the cache folder (`KAIRO_CACHE_DIR`, `XDG_CACHE_HOME/kairo` or
+/// `~/.cache/kairo`).
 fn quality_judge(
     ctx: &Context,
     cfg: &GanConfig,
     source: &GanData,
 ) -> Result<Option<ShapeClassifier>> {
     let m = cfg.model;
-    Ok(match source {
-        GanData::Shapes(_) => {
-            let start = Instant::now();
-            let cache = cfg.out.join(format!(
-                "classifier_{}x{}.safetensors",
-                m.image_size, m.channels
-            ));
-            let (c, acc) = classifier_for(ctx, m.image_size, m.channels, &cache)?;
-            match acc {
-                Some(a) => println!(
-                    "quality judge: shape classifier trained in {:.0} s, held-out accuracy {:.1}% (saved to {})",
-                    start.elapsed().as_secs_f64(),
-                    a * 100.0,
-                    cache.display()
-                ),
-                None => println!("quality judge: shape classifier loaded from {}", cache.display()),
-            }
-            Some(c)
-        }
-        GanData::Folder(_) => None,
-    })
+    if let GanData::Folder(_) = source {
+        return Ok(None);
+    }
+    let Some(dir) = cache_dir() else {
+        println!("quality judge: off (no cache folder: set KAIRO_CACHE_DIR or HOME)");
+        return Ok(None);
+    };
+    let settings = JudgeSettings::default();
+    let cache = cache_file(&dir, m.image_size, m.channels, settings);
+    let start = Instant::now();
+    if !cache.exists() {
+        println!("quality judge: training a shape classifier once for {}×{}×{} (cached in {}; --no-judge skips it)", m.channels, m.image_size, m.image_size, dir.display());
+    }
+    let (c, acc) = classifier_for(ctx, m.image_size, m.channels, settings, &cache)?;
+    match acc {
+        Some(a) => println!(
+            "quality judge: trained in {:.0} s, held-out accuracy {:.1}%, saved to {}",
+            start.elapsed().as_secs_f64(),
+            a * 100.0,
+            cache.display()
+        ),
+        None => println!("quality judge: loaded {}", cache.display()),
+    }
+    Ok(Some(c))
 }
 
 /// Says which checkpoint, if any, is the last good one of a diverged run.

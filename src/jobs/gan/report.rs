@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::judge::{judge, Judgement, ShapeClassifier};
 use super::trainer::{GanTrainer, IterStats};
-use crate::jobs::plot::{render_log_plot, Curve};
+use crate::jobs::plot::{render_plot, Curve, PlotStyle};
 use crate::error::{Error, Result};
 
 /// Draws `n` images (n, C, S, S) in [-1, 1] as a square-ish grid, each
@@ -81,9 +81,9 @@ fn smooth(values: &[f32], window: usize) -> Vec<f32> {
     out
 }
 
-/// The loss curve: D loss (red), G loss (blue), D(x) (green), D(G(z))
-/// (orange) over iterations, smoothed, on a log axis (the plotting helper
-/// of every job); legend boxes top right in that order.
+/// The loss curve: D loss, G loss, D(x) and D(G(z)) over iterations,
+/// smoothed, on a log axis (the plotting helper of every job), with a
+/// legend naming each line.
 pub fn render_loss_curve(history: &[IterStats], path: &Path) -> Result<()> {
     let window = (history.len() / 50).max(1);
     let series =
@@ -110,7 +110,16 @@ pub fn render_loss_curve(history: &[IterStats], path: &Path) -> Result<()> {
             values: series(&|s| s.d_g_z),
         },
     ];
-    render_log_plot(&curves, 720, 400, path)
+    let style = PlotStyle {
+        title: match window {
+            1 => "DCGAN losses".into(),
+            w => format!("DCGAN losses (moving average over {w} iterations)"),
+        },
+        x_label: "iteration".into(),
+        y_label: "loss / probability".into(),
+        log_y: true,
+    };
+    render_plot(&curves, &style, 720, 400, path)
 }
 
 /// Files of a run in its output folder.
@@ -181,16 +190,18 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
             let noise = crate::Tensor::from_slice(&t.ctx, &noise, &[JUDGED_SAMPLES, m.nz])?;
             let j = judge(&t.ctx, c, &t.generate(&noise)?)?;
             let mut text = std::fs::read_to_string(&files.quality).unwrap_or_else(|_| {
-                "iteration,classes_covered,mean_confidence,diversity,confident_per_class\n".into()
+                "iteration,classes_covered,mean_confidence,diversity,confident_per_class,in_distribution,judged\n".into()
             });
             let counts: Vec<String> = j.confident_counts.iter().map(|c| c.to_string()).collect();
             text.push_str(&format!(
-                "{},{},{:.4},{:.4},{}\n",
+                "{},{},{:.4},{:.4},{},{:.4},{}\n",
                 t.iteration,
                 j.classes_covered,
                 j.mean_confidence,
                 j.diversity,
-                counts.join(" ")
+                counts.join(" "),
+                j.in_distribution,
+                j.judged
             ));
             crate::io::atomic::write_atomic(&files.quality, text.as_bytes())?;
             Some(j)

@@ -1,6 +1,10 @@
 //! Character-model checkpoints: `io::training` files (model + optimiser)
 //! whose metadata hold the vocabulary and the model's shape, so
-//! [`CharModel::load`] rebuilds the model from the file alone.
+//! [`CharModel::load`] rebuilds the model from the file alone. A training
+//! checkpoint also holds what a resumed run needs to continue bit for bit:
+//! the recurrent state carried into the next step (`carry.h`, `carry.c`)
+//! and the dropout mask counter (the stream position follows from the step
+//! count, samples are seeded per step).
 
 use std::path::Path;
 
@@ -10,15 +14,58 @@ use super::model::{CharModel, CharShape};
 use crate::data::text::Vocab;
 use crate::error::{Error, Result};
 use crate::io::parameters::load_parameters;
-use crate::io::training::{load_training, model_scope};
+use crate::io::parameters::Scope;
+use crate::io::training::{load_training, save_training};
 use crate::nn::rnn::CellKind;
+use super::model::CharState;
 use crate::nn::Module;
 use crate::optim::{Adam, Optimizer};
-use crate::{Context, Tensor};
+use crate::{Context, Tensor, Var};
 
 /// Metadata key that marks a character-model checkpoint.
 const TASK_KEY: &str = "kairo.task";
 const TASK: &str = "char-lm";
+
+/// Tensor names under which the carried recurrent state is saved.
+const CARRY: &str = "carry.";
+
+/// Metadata key of the dropout mask counter.
+const DROPOUT_COUNTER: &str = "dropout.counter";
+
+/// The tensors of a training checkpoint that are the model's: all but the
+/// optimiser's and the carried state.
+const MODEL_SCOPE: Scope<'static> = Scope { prefix: "", except: &["optim.", CARRY] };
+
+/// The model and the carried state, as one module for `io::training`.
+struct WithCarry<'a> {
+    model: &'a CharModel,
+    carry: Vec<(String, Var)>,
+}
+
+impl Module for WithCarry<'_> {
+    fn parameters(&self) -> Vec<(String, Var)> {
+        let mut p = self.model.parameters();
+        p.extend(self.carry.iter().cloned());
+        p
+    }
+}
+
+/// Saves model, optimiser, the state carried into the next step and the
+/// dropout counter to `path` (kill-safely).
+pub(crate) fn save(path: &Path, model: &CharModel, opt: &Adam, state: Option<&CharState>) -> Result<()> {
+    let mut carry = Vec::new();
+    if let Some(s) = state {
+        carry.push((format!("{CARRY}h"), s.h.clone()));
+        if let Some(c) = &s.c {
+            carry.push((format!("{CARRY}c"), c.clone()));
+        }
+    }
+    let counter = model.rnn.dropout_counter().to_string();
+    let mut meta = model.metadata();
+    meta.push((DROPOUT_COUNTER.into(), counter));
+    let meta: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    save_training(path, &WithCarry { model, carry }, opt, &meta)
+}
 
 impl CharModel {
     /// What a checkpoint needs besides the tensors to rebuild the model.
@@ -66,20 +113,49 @@ impl CharModel {
         let model = CharModel::new(ctx, vocab, shape, 0.0, &mut rng)?;
         let params = model.parameters();
         let targets: Vec<(&str, &Tensor)> = params.iter().map(|(n, v)| (n.as_str(), v.value())).collect();
-        load_parameters(path, model_scope(), &targets)?;
+        load_parameters(path, MODEL_SCOPE, &targets)?;
         Ok(model)
     }
 }
 
-/// Restores model and optimiser from `path`; the checkpoint must have been
-/// trained on the same vocabulary with the same sizes. Returns the steps done.
-pub(crate) fn resume(ctx: &Context, path: &Path, model: &CharModel, opt: &mut Adam) -> Result<usize> {
-    let meta = load_training(ctx, path, model, opt)?;
+/// Restores model, optimiser, dropout counter and the carried state from
+/// `path`; the checkpoint must have been trained on the same vocabulary
+/// with the same sizes. Returns the steps done and the carried state (none
+/// when the file holds none, or one for another number of streams).
+pub(crate) fn resume(
+    ctx: &Context,
+    path: &Path,
+    model: &CharModel,
+    opt: &mut Adam,
+    batch: usize,
+) -> Result<(usize, Option<CharState>)> {
+    let file = crate::io::safetensors::load(ctx, path)?;
+    let carry: Vec<(String, Var)> = file
+        .tensors
+        .iter()
+        .filter(|(n, _)| n.starts_with(CARRY))
+        .map(|(n, t)| (n.clone(), Var::constant(t.clone())))
+        .collect();
+    let meta = load_training(ctx, path, &WithCarry { model, carry: carry.clone() }, opt)?;
     if meta.get("vocab") != Some(&model.vocab.to_json()) {
         return Err(Error::checkpoint(
             path,
             "was trained on text with a different vocabulary; cannot resume on this one",
         ));
     }
-    Ok(opt.step_count() as usize)
+    if let Some(c) = meta.get(DROPOUT_COUNTER) {
+        let c = c
+            .parse()
+            .map_err(|_| Error::checkpoint(path, format!("{DROPOUT_COUNTER} is not a number: {c:?}")))?;
+        model.rnn.set_dropout_counter(c);
+    }
+    let get = |k: &str| carry.iter().find(|(n, _)| n == &format!("{CARRY}{k}")).map(|(_, v)| v.clone());
+    let want = [model.shape.layers, batch, model.shape.hidden];
+    let state = match (get("h"), get("c")) {
+        (Some(h), c) if h.shape() == want && c.is_some() == (model.shape.cell == CellKind::Lstm) => {
+            Some(CharState { h, c })
+        }
+        _ => None,
+    };
+    Ok((opt.step_count() as usize, state))
 }

@@ -6,11 +6,10 @@ use std::path::PathBuf;
 
 use rand::SeedableRng;
 
-use super::checkpoint::resume;
+use super::checkpoint::{resume, save};
 use super::model::{sample, CharModel, CharShape, CharState};
 use crate::data::text::TextCorpus;
 use crate::error::{Error, Result};
-use crate::io::training::save_training;
 use crate::jobs::step::train_step;
 use crate::nn::loss::{cross_entropy, Reduction, MAX_CLASSES};
 use crate::nn::rnn::CellKind;
@@ -119,8 +118,10 @@ pub struct TextConfig {
     /// Save every this many steps (and after the last); 0: only at the end.
     pub checkpoint_every: usize,
     /// Continue from `checkpoint` if it exists (model, optimiser, step
-    /// count; `steps` is then the total). The carried recurrent state is
-    /// not saved: the resumed run starts its streams from a zero state.
+    /// count, the carried recurrent state and the dropout counter; `steps`
+    /// is then the total): with the same settings the resumed run is bit for
+    /// bit the uninterrupted one. Resumed with another `batch`, the streams
+    /// start from a zero state.
     pub resume: bool,
 }
 
@@ -236,16 +237,13 @@ pub fn train_text(
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
     let model = CharModel::new(ctx, corpus.vocab.clone(), cfg.shape, cfg.dropout, &mut rng)?;
     model.rnn.set_training(true);
-    let mut sample_rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ 0x5A3D);
     let mut opt = Adam::new(cfg.lr);
-    let meta = model.metadata();
-    let meta: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let resumed_at = match &cfg.checkpoint {
-        Some(path) if cfg.resume && path.exists() => resume(ctx, path, &model, &mut opt)?,
-        _ => 0,
+    let (resumed_at, mut state) = match &cfg.checkpoint {
+        Some(path) if cfg.resume && path.exists() => resume(ctx, path, &model, &mut opt, cfg.batch)?,
+        _ => (0, None),
     };
     let mut losses = Vec::with_capacity(cfg.steps.saturating_sub(resumed_at));
-    let (mut state, mut pos): (Option<CharState>, usize) = (None, 0);
+    let mut pos = 0;
     // Where the streams stand after the steps already done.
     for _ in 0..resumed_at {
         if pos >= streams.span {
@@ -274,20 +272,16 @@ pub fn train_text(
         pos += len;
         losses.push(value);
         let sample = if cfg.sample_every > 0 && due(cfg.sample_every) {
-            Some(sample(
-                ctx,
-                &model,
-                &cfg.prompt,
-                cfg.sample_len,
-                cfg.temperature,
-                &mut sample_rng,
-            )?)
+            // Seeded by the step, so a resumed run draws the same samples.
+            let seed = cfg.seed ^ 0x5A3D ^ (done as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            Some(sample(ctx, &model, &cfg.prompt, cfg.sample_len, cfg.temperature, &mut rng)?)
         } else {
             None
         };
         let saved = match &cfg.checkpoint {
             Some(path) if save_due => {
-                save_training(path, &model, &opt, &meta)?;
+                save(path, &model, &opt, state.as_ref())?;
                 Some(path.clone())
             }
             _ => None,
