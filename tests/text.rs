@@ -112,7 +112,7 @@ fn char_lstm_learns_the_builtin_corpus_and_its_checkpoint_samples_alike() {
     assert!(TEXT_LOSS_THRESHOLD < unigram - 1.0 && unigram < uniform);
 
     // The checkpoint rebuilds the model from the file alone: same samples.
-    assert!(ckpt.exists() && !kairo::io::safetensors::temporary_path(&ckpt).exists());
+    assert!(ckpt.exists() && kairo::io::atomic::temporary_files(&ckpt).is_empty());
     let loaded = CharModel::load(&ctx, &ckpt).unwrap();
     assert_eq!(loaded.vocab, corpus.vocab);
     assert_eq!(loaded.shape, cfg.shape);
