@@ -8,7 +8,7 @@
 
 use super::{record, Contract, Entry, Slot};
 use crate::error::Result;
-use crate::gpu::Context;
+use crate::gpu::{Binding, Context};
 use crate::tensor::Tensor;
 
 /// The file stem in the registry.
@@ -167,6 +167,49 @@ pub(crate) fn logits_constant(logits: bool) -> [(&'static str, f64); 1] {
     [("LOGITS", if logits { 1.0 } else { 0.0 })]
 }
 
+/// What an α pass that also keeps row_lse binds (the serial and subgroup layouts).
+pub(crate) fn alpha_bindings<'a>(batch: &Batch<'a>, fwd: &Forward<'a>) -> [Binding<'a>; 7] {
+    [
+        LP.bind(batch.lp),
+        TARGETS.bind(batch.targets),
+        INFO.bind(batch.info),
+        ALPHA.bind(fwd.alpha),
+        NLL.bind(fwd.nll),
+        LOSS.bind(fwd.loss),
+        ROW_LSE.bind(fwd.row_lse),
+    ]
+}
+
+/// What a fused β-and-gradient pass binds (the serial and subgroup layouts).
+pub(crate) fn beta_grad_bindings<'a>(batch: &Batch<'a>, fwd: &Forward<'a>, bwd: &Backward<'a>) -> [Binding<'a>; 10] {
+    [
+        LP.bind(batch.lp),
+        TARGETS.bind(batch.targets),
+        INFO.bind(batch.info),
+        ALPHA.bind(fwd.alpha),
+        BETA.bind(bwd.beta),
+        NLL.bind(fwd.nll),
+        G.bind(bwd.g),
+        SCALE.bind(bwd.scale),
+        GRAD.bind(bwd.grad),
+        ROW_LSE.bind(fwd.row_lse),
+    ]
+}
+
+/// [`beta_grad_bindings`] with nll and g·scale packed in bwd.weights.
+pub(crate) fn beta_grad_packed_bindings<'a>(batch: &Batch<'a>, fwd: &Forward<'a>, bwd: &PackedBackward<'a>) -> [Binding<'a>; 8] {
+    [
+        LP.bind(batch.lp),
+        TARGETS.bind(batch.targets),
+        INFO.bind(batch.info),
+        ALPHA.bind(fwd.alpha),
+        BETA.bind(bwd.beta),
+        GRAD.bind(bwd.grad),
+        ROW_LSE.bind(fwd.row_lse),
+        WEIGHTS.bind(bwd.weights),
+    ]
+}
+
 /// Forward frames [p.t0, p.t0 + p.steps) of every utterance: batch → fwd
 /// (α, and nll / loss at each utterance's last frame; row_lse with
 /// `logits`). One invocation per utterance, 8 per workgroup, over `groups`.
@@ -178,15 +221,7 @@ pub fn record_ctc_alpha_serial(
     fwd: &Forward<'_>,
     groups: [u32; 3],
 ) -> Result<()> {
-    let bindings = [
-        LP.bind(batch.lp),
-        TARGETS.bind(batch.targets),
-        INFO.bind(batch.info),
-        ALPHA.bind(fwd.alpha),
-        NLL.bind(fwd.nll),
-        LOSS.bind(fwd.loss),
-        ROW_LSE.bind(fwd.row_lse),
-    ];
+    let bindings = alpha_bindings(batch, fwd);
     record(ctx, KERNEL, &CTC_ALPHA_SERIAL, &logits_constant(logits), p, &bindings, groups)
 }
 
@@ -203,18 +238,7 @@ pub fn record_ctc_beta_grad_serial(
     bwd: &Backward<'_>,
     groups: [u32; 3],
 ) -> Result<()> {
-    let bindings = [
-        LP.bind(batch.lp),
-        TARGETS.bind(batch.targets),
-        INFO.bind(batch.info),
-        ALPHA.bind(fwd.alpha),
-        BETA.bind(bwd.beta),
-        NLL.bind(fwd.nll),
-        G.bind(bwd.g),
-        SCALE.bind(bwd.scale),
-        GRAD.bind(bwd.grad),
-        ROW_LSE.bind(fwd.row_lse),
-    ];
+    let bindings = beta_grad_bindings(batch, fwd, bwd);
     record(ctx, KERNEL, &CTC_BETA_GRAD_SERIAL, &logits_constant(logits), p, &bindings, groups)
 }
 
@@ -296,16 +320,7 @@ pub fn record_ctc_beta_grad_serial_packed(
     bwd: &PackedBackward<'_>,
     groups: [u32; 3],
 ) -> Result<()> {
-    let bindings = [
-        LP.bind(batch.lp),
-        TARGETS.bind(batch.targets),
-        INFO.bind(batch.info),
-        ALPHA.bind(fwd.alpha),
-        BETA.bind(bwd.beta),
-        GRAD.bind(bwd.grad),
-        ROW_LSE.bind(fwd.row_lse),
-        WEIGHTS.bind(bwd.weights),
-    ];
+    let bindings = beta_grad_packed_bindings(batch, fwd, bwd);
     record(ctx, KERNEL, &CTC_BETA_GRAD_SERIAL_PACKED, &logits_constant(logits), p, &bindings, groups)
 }
 

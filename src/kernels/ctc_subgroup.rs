@@ -59,15 +59,7 @@ pub fn record_ctc_alpha_subgroup(
     fwd: &Forward<'_>,
     groups: [u32; 3],
 ) -> Result<()> {
-    let bindings = [
-        LP.bind(batch.lp),
-        TARGETS.bind(batch.targets),
-        INFO.bind(batch.info),
-        ALPHA.bind(fwd.alpha),
-        NLL.bind(fwd.nll),
-        LOSS.bind(fwd.loss),
-        ROW_LSE.bind(fwd.row_lse),
-    ];
+    let bindings = super::ctc::alpha_bindings(batch, fwd);
     record(ctx, KERNEL, &CTC_ALPHA_SUBGROUP, &logits_constant(logits), p, &bindings, groups)
 }
 
@@ -84,18 +76,7 @@ pub fn record_ctc_beta_grad_subgroup(
     bwd: &Backward<'_>,
     groups: [u32; 3],
 ) -> Result<()> {
-    let bindings = [
-        LP.bind(batch.lp),
-        TARGETS.bind(batch.targets),
-        INFO.bind(batch.info),
-        ALPHA.bind(fwd.alpha),
-        BETA.bind(bwd.beta),
-        NLL.bind(fwd.nll),
-        G.bind(bwd.g),
-        SCALE.bind(bwd.scale),
-        GRAD.bind(bwd.grad),
-        ROW_LSE.bind(fwd.row_lse),
-    ];
+    let bindings = super::ctc::beta_grad_bindings(batch, fwd, bwd);
     record(ctx, KERNEL, &CTC_BETA_GRAD_SUBGROUP, &logits_constant(logits), p, &bindings, groups)
 }
 
@@ -109,15 +90,6 @@ pub fn record_ctc_beta_grad_subgroup_packed(
     bwd: &PackedBackward<'_>,
     groups: [u32; 3],
 ) -> Result<()> {
-    let bindings = [
-        LP.bind(batch.lp),
-        TARGETS.bind(batch.targets),
-        INFO.bind(batch.info),
-        ALPHA.bind(fwd.alpha),
-        BETA.bind(bwd.beta),
-        GRAD.bind(bwd.grad),
-        ROW_LSE.bind(fwd.row_lse),
-        WEIGHTS.bind(bwd.weights),
-    ];
+    let bindings = super::ctc::beta_grad_packed_bindings(batch, fwd, bwd);
     record(ctx, KERNEL, &CTC_BETA_GRAD_SUBGROUP_PACKED, &logits_constant(logits), p, &bindings, groups)
 }
