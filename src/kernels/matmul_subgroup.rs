@@ -2,28 +2,19 @@
 //! batched, vec4 loads, one subgroup of 8 per workgroup computing one tile
 //! and sharing its A loads by broadcast (needs subgroups of at least 8; the
 //! variant choice is in `ops::matmul`). Its `Params` struct is the same as
-//! matmul.wgsl's, so it shares [`Params`] and [`Spec`] with `kernels::matmul`.
+//! matmul.wgsl's and so are its bindings, so it shares [`Params`], [`Spec`]
+//! and the slots with `kernels::matmul` (the contract test checks them
+//! against this shader too).
 
-use super::{record, Contract, Entry, Slot};
+use super::{record, Contract, Entry};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::tensor::Tensor;
 
-pub use super::matmul::{Params, Spec};
+pub use super::matmul::{Params, Spec, A, B, BIAS, C, P};
 
 /// The file stem in the registry.
 pub const KERNEL: &str = "matmul_subgroup";
-
-/// `p`: the params block.
-pub const P: Slot = Slot::uniform("p", 0);
-/// `a`: A (batch, M, K) or (batch, K, M), as vec4.
-pub const A: Slot = Slot::read("a", 1);
-/// `b`: B (batch, K, N) or (batch, N, K), as vec4.
-pub const B: Slot = Slot::read("b", 2);
-/// `c`: C (batch, M, N), as vec4.
-pub const C: Slot = Slot::read_write("c", 3);
-/// `bias`: (N,), as vec4 (statically used: something is always bound).
-pub const BIAS: Slot = Slot::read("bias", 4);
 
 /// A 64x64 tile per subgroup.
 pub const MM_SG64X64: Entry = Entry { name: "mm_sg64x64", slots: &[P, A, B, C, BIAS] };
