@@ -17,6 +17,11 @@
 //
 // The packed output y is (T+1, B, H): h_1 … h_T, then c_T in row T; its
 // gradient dy likewise (row T: dc_n).
+//
+// lstm_forward binds 9 storage buffers, one over WebGPU's default of 8 per
+// stage. lstm_forward_h0_in_hprev binds 8 (no h0): on a device that allows
+// fewer than 9, src/nn/rnn copies h_0 into row 0 of hprev before the sweep
+// (a buffer copy, no dispatch) and runs it instead; the values are the same.
 // Params and flat_index are copies of rnn_cell.wgsl's (WGSL has no include);
 // their one Rust mirror is in src/kernels/rnn_cell.rs.
 //
@@ -65,12 +70,9 @@ fn c_prev(b: u32, j: u32) -> f32 {
     return cs[((p.t - 1u) * p.batch + b) * H + j];
 }
 
-@compute @workgroup_size(64, 1, 1)
-fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_id) lid: vec3<u32>) {
-    let idx = flat_index(wid, nwg, lid);
+// Step p.t for (b, j) = idx < B·H: every write of lstm_forward but h_0's.
+fn lstm_step(idx: u32) {
     let H = p.hidden;
-    if (idx >= p.batch * H) { return; }
     let b = idx / H;
     let j = idx % H;
     let o = (p.t * p.batch + b) * H + j;
@@ -89,8 +91,25 @@ fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     cs[o] = c;
     out[o] = h;
     hcur[idx] = h;
-    if (p.t == 0u) { hprev[b * H + j] = h0[b * H + j]; }
     if (p.t + 1u < p.steps) { hprev[o + p.batch * H] = h; } else { out[o + p.batch * H] = c; }
+}
+
+@compute @workgroup_size(64, 1, 1)
+fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_id) lid: vec3<u32>) {
+    let idx = flat_index(wid, nwg, lid);
+    if (idx >= p.batch * p.hidden) { return; }
+    lstm_step(idx);
+    if (p.t == 0u) { hprev[idx] = h0[idx]; } // row 0 of hprev, (b, j) = idx
+}
+
+// lstm_forward without h0: row 0 of hprev already holds h_0.
+@compute @workgroup_size(64, 1, 1)
+fn lstm_forward_h0_in_hprev(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                            @builtin(local_invocation_id) lid: vec3<u32>) {
+    let idx = flat_index(wid, nwg, lid);
+    if (idx >= p.batch * p.hidden) { return; }
+    lstm_step(idx);
 }
 
 @compute @workgroup_size(64, 1, 1)

@@ -49,9 +49,15 @@ pub const GRU_FORWARD: Entry =
 /// dGih_t, dGhh_t and the carried z⊙dh from dy_t, dhh and the saved gates, one invocation per (b, j).
 pub const GRU_BACKWARD: Entry =
     Entry { name: "gru_backward", slots: &[P, HPREV, ACT, HN, DY, DG, DGHH, DH_CARRY, DHH, DGSTEP] };
+/// [`GRU_BACKWARD`] less `dghh` (8 storage buffers, WebGPU's default limit;
+/// the original binds 9): [`GRU_DGHH`] writes dGhh after the sweep.
+pub const GRU_BACKWARD_NO_DGHH: Entry =
+    Entry { name: "gru_backward_no_dghh", slots: &[P, HPREV, ACT, HN, DY, DG, DH_CARRY, DHH, DGSTEP] };
+/// dGhh of every step from dGih and r, one invocation per (t, b, j).
+pub const GRU_DGHH: Entry = Entry { name: "gru_dghh", slots: &[P, ACT, DG, DGHH] };
 
 /// Everything above, for the contract test.
-pub const CONTRACT: Contract = Contract { kernel: KERNEL, params: &[Params::LAYOUT], entries: &[GRU_FORWARD, GRU_BACKWARD] };
+pub const CONTRACT: Contract = Contract { kernel: KERNEL, params: &[Params::LAYOUT], entries: &[GRU_FORWARD, GRU_BACKWARD, GRU_BACKWARD_NO_DGHH, GRU_DGHH] };
 
 /// What one forward step `p.t` reads and writes.
 pub struct Forward<'a> {
@@ -124,4 +130,27 @@ pub fn record_gru_backward(ctx: &Context, p: &Params, s: &Backward, groups: [u32
         DGSTEP.bind(s.dgstep),
     ];
     record(ctx, KERNEL, &GRU_BACKWARD, &[], p, &b, groups)
+}
+
+/// Step `p.t` of the backward as [`record_gru_backward`] but leaving
+/// `s.dghh` unwritten (and unbound) for [`record_gru_dghh`] after the sweep.
+pub fn record_gru_backward_no_dghh(ctx: &Context, p: &Params, s: &Backward, groups: [u32; 3]) -> Result<()> {
+    let b = [
+        HPREV.bind(s.hprev),
+        ACT.bind(s.act),
+        HN.bind(s.hn),
+        DY.bind(s.dy),
+        DHH.bind(s.dhh),
+        DG.bind(s.dg),
+        DH_CARRY.bind(s.dh_carry),
+        DGSTEP.bind(s.dgstep),
+    ];
+    record(ctx, KERNEL, &GRU_BACKWARD_NO_DGHH, &[], p, &b, groups)
+}
+
+/// dghh (T, B, 3H) from dg (T, B, 3H) and the gates act (T, B, 3H), all
+/// steps (`p.steps`, `p.batch`, `p.hidden` set), over the T·B·H-invocation grid `groups`.
+pub fn record_gru_dghh(ctx: &Context, p: &Params, act: &Tensor, dg: &Tensor, dghh: &Tensor, groups: [u32; 3]) -> Result<()> {
+    let b = [ACT.bind(act), DG.bind(dg), DGHH.bind(dghh)];
+    record(ctx, KERNEL, &GRU_DGHH, &[], p, &b, groups)
 }

@@ -66,6 +66,10 @@ pub const DH0: Slot = Slot::read_write("dh0", 14);
 /// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 32 units per workgroup.
 pub const LSTM_FUSED_FORWARD: Entry =
     Entry { name: "lstm_fused_forward", slots: &[P, XW, W, BHH, H0, C0, OUT, HPREV, ACT, AUX] };
+/// [`LSTM_FUSED_FORWARD`] less `h0` (8 storage buffers, WebGPU's default
+/// limit; the original binds 9): row 0 of `hprev` must already hold h_0.
+pub const LSTM_FUSED_FORWARD_H0_IN_HPREV: Entry =
+    Entry { name: "lstm_fused_forward_h0_in_hprev", slots: &[P, XW, W, BHH, C0, OUT, HPREV, ACT, AUX] };
 /// GRU step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 32 units per workgroup.
 pub const GRU_FUSED_FORWARD: Entry =
     Entry { name: "gru_fused_forward", slots: &[P, XW, W, BHH, H0, OUT, HPREV, ACT, AUX] };
@@ -75,12 +79,23 @@ pub const LSTM_FUSED_BACKWARD: Entry =
 /// GRU backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 64 units per workgroup.
 pub const GRU_FUSED_BACKWARD: Entry =
     Entry { name: "gru_fused_backward", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY, DH0] };
+/// [`GRU_FUSED_BACKWARD`] less `dh0` (8 storage buffers, WebGPU's default
+/// limit; the original binds 9): mode 1 writes dh_0 into `carry`.
+pub const GRU_FUSED_BACKWARD_DH0_IN_CARRY: Entry =
+    Entry { name: "gru_fused_backward_dh0_in_carry", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY] };
 
 /// Everything above, for the contract test.
 pub const CONTRACT: Contract = Contract {
     kernel: KERNEL,
     params: &[Params::LAYOUT],
-    entries: &[LSTM_FUSED_FORWARD, GRU_FUSED_FORWARD, LSTM_FUSED_BACKWARD, GRU_FUSED_BACKWARD],
+    entries: &[
+        LSTM_FUSED_FORWARD,
+        LSTM_FUSED_FORWARD_H0_IN_HPREV,
+        GRU_FUSED_FORWARD,
+        LSTM_FUSED_BACKWARD,
+        GRU_FUSED_BACKWARD,
+        GRU_FUSED_BACKWARD_DH0_IN_CARRY,
+    ],
 };
 
 /// The layer's tensors the fused dispatches bind, as `nn::rnn` allocates
@@ -136,6 +151,30 @@ pub fn record_lstm_fused_forward(
         AUX.bind(s.aux),
     ];
     record(ctx, KERNEL, &LSTM_FUSED_FORWARD, &[], p, &b, groups)
+}
+
+/// LSTM step `p.t` as [`record_lstm_fused_forward`] but with h_0 read from
+/// row 0 of `s.hprev` (copied there before the sweep; `s.h0` unbound).
+pub fn record_lstm_fused_forward_h0_in_hprev(
+    ctx: &Context,
+    p: &Params,
+    s: &Sweep,
+    c0: &Tensor,
+    xw: &Tensor,
+    bhh: &Tensor,
+    groups: [u32; 3],
+) -> Result<()> {
+    let b = [
+        XW.bind(xw),
+        W.bind(s.w),
+        BHH.bind(bhh),
+        C0.bind(c0),
+        OUT.bind(s.out),
+        HPREV.bind(s.hprev),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+    ];
+    record(ctx, KERNEL, &LSTM_FUSED_FORWARD_H0_IN_HPREV, &[], p, &b, groups)
 }
 
 /// GRU step `p.t` from xw (T, B, 3H) and b_hh (3H,), over
@@ -206,4 +245,27 @@ pub fn record_gru_fused_backward(
         DH0.bind(g.dh0),
     ];
     record(ctx, KERNEL, &GRU_FUSED_BACKWARD, &[], p, &b, groups)
+}
+
+/// GRU backward step `p.t` as [`record_gru_fused_backward`], but mode 1
+/// writes dh_0 into `g.carry` (`g.dh0` unbound).
+pub fn record_gru_fused_backward_dh0_in_carry(
+    ctx: &Context,
+    p: &Params,
+    s: &Sweep,
+    g: &Grads,
+    dghh: &Tensor,
+    groups: [u32; 3],
+) -> Result<()> {
+    let b = [
+        W.bind(s.w),
+        HPREV.bind(s.hprev),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+        DY.bind(g.dy),
+        DG.bind(g.dg),
+        DGHH.bind(dghh),
+        CARRY.bind(g.carry),
+    ];
+    record(ctx, KERNEL, &GRU_FUSED_BACKWARD_DH0_IN_CARRY, &[], p, &b, groups)
 }

@@ -5,8 +5,14 @@
 //! adapter has subgroups of at least 8 and H is a multiple of 4; elsewhere
 //! (GL, odd H, the tanh RNN) it runs a matmul and an elementwise cell kernel
 //! per step.
+//!
+//! On a device with fewer storage buffers per stage than
+//! lstm_fused_forward or gru_fused_backward bind (9; WebGPU's default
+//! limit is 8), their `*_h0_in_hprev` / `*_dh0_in_carry` siblings run
+//! instead: the same arithmetic and still one dispatch per step, the LSTM's
+//! h0 copied into row 0 of hprev before the sweep.
 
-use super::rnn::{CellKind, GateGrads, Gates, SweepState};
+use super::rnn::{fits, CellKind, GateGrads, Gates, SweepState};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::kernels::rnn_fused::{self, Grads, Params, Sweep};
@@ -55,9 +61,16 @@ fn groups(s: &SweepState, unit_tile: usize) -> Result<[u32; 3]> {
 pub(crate) fn forward_sweep_fused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<()> {
     let (ctx, sweep) = (s.out.context(), launcher_sweep(s, w_hh)?);
     let groups = groups(s, rnn_fused::FORWARD_UNIT_TILE)?;
+    let lstm_h0_in_hprev = matches!(s.gates, Gates::Lstm { .. }) && !fits(ctx, &rnn_fused::LSTM_FUSED_FORWARD);
+    if lstm_h0_in_hprev {
+        s.copy_h0_into_hprev();
+    }
     for t in 0..s.steps {
         let p = params(s, t, s.hidden / 4, 0, 0)?;
         match &s.gates {
+            Gates::Lstm { c0, .. } if lstm_h0_in_hprev => {
+                rnn_fused::record_lstm_fused_forward_h0_in_hprev(ctx, &p, &sweep, c0, xw, b_hh, groups)?
+            }
             Gates::Lstm { c0, .. } => rnn_fused::record_lstm_fused_forward(ctx, &p, &sweep, c0, xw, b_hh, groups)?,
             Gates::Gru { .. } => rnn_fused::record_gru_fused_forward(ctx, &p, &sweep, xw, b_hh, groups)?,
             Gates::Tanh => unreachable!("launcher_sweep refuses the tanh RNN"),
@@ -77,12 +90,16 @@ pub(crate) fn backward_sweep_fused(
     want_dh0: bool,
 ) -> Result<Option<Tensor>> {
     let (ctx, sweep) = (s.out.context(), launcher_sweep(s, w_hh)?);
-    let dh0 = Tensor::empty(ctx, &[s.batch, s.hidden], DType::F32)?;
+    // GRU on a device short of buffers: mode 1 leaves dh_0 in the carry.
+    let gru_dh0_in_carry = matches!(s.gates, Gates::Gru { .. }) && !fits(ctx, &rnn_fused::GRU_FUSED_BACKWARD);
+    let dh0 = if gru_dh0_in_carry { grads.carry.clone() } else { Tensor::empty(ctx, &[s.batch, s.hidden], DType::F32)? };
     let g = Grads { dy, dg: &grads.dg, carry: &grads.carry, dh0: &dh0 };
     let groups = groups(s, rnn_fused::BACKWARD_UNIT_TILE)?;
+    let dghh = grads.hidden_side();
     let record = |p: &Params| match &s.gates {
         Gates::Lstm { c0, .. } => rnn_fused::record_lstm_fused_backward(ctx, p, &sweep, c0, &g, groups),
-        Gates::Gru { .. } => rnn_fused::record_gru_fused_backward(ctx, p, &sweep, &g, grads.hidden_side(), groups),
+        Gates::Gru { .. } if gru_dh0_in_carry => rnn_fused::record_gru_fused_backward_dh0_in_carry(ctx, p, &sweep, &g, dghh, groups),
+        Gates::Gru { .. } => rnn_fused::record_gru_fused_backward(ctx, p, &sweep, &g, dghh, groups),
         Gates::Tanh => unreachable!("launcher_sweep refuses the tanh RNN"),
     };
     let k = s.kind().gates() * s.hidden / 4;

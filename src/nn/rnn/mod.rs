@@ -48,7 +48,7 @@ mod sweep;
 
 use slice::split_packed_output;
 use sweep::{backward_sweep_unfused, forward_sweep_unfused, parameter_grads};
-pub(crate) use sweep::{GateGrads, Gates, SweepState};
+pub(crate) use sweep::{fits, GateGrads, Gates, SweepState};
 
 /// Most gate rows (G·H) one layer may have.
 pub const MAX_GATE_ROWS: usize = 4096;
