@@ -66,7 +66,8 @@ impl Timing {
 /// driver may pick any size in the range for a pipeline: all of it must be
 /// at least 8. A larger subgroup than the workgroup is fine, its extra
 /// lanes are inactive and no kernel reads them (tests/subgroups.rs checks
-/// this on the test adapter; CI runs 4, 8 and 16 lanes). Below 8 the
+/// this and that the workgroup starts at lane 0 on the test adapter; .ci/run
+/// runs lavapipe at 4, 8, 16 and 32 lanes, SwiftShader at 4). Below 8 the
 /// workgroup splits into several subgroups and the kernels would read
 /// lanes of another subgroup, so 4-lane adapters (SwiftShader, lavapipe
 /// at 128 bits) and ranges reaching below 8 (wgpu's 4..=128 when a Vulkan
