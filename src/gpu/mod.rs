@@ -55,6 +55,27 @@ impl Timing {
     }
 }
 
+/// Whether an adapter whose subgroups have `min_size..=max_size` lanes runs
+/// every 8-invocation workgroup as one subgroup, lanes 0–7, which is what
+/// the subgroup kernels assume: broadcasts from constant lanes 0–7,
+/// shuffles within lanes 0–7 (XOR by 4, 2, 1; up and down by 1 with the
+/// ends masked) and subgroupAdd/Max over the subgroup's active invocations.
+///
+/// wgpu 30 has no subgroup-size control (no required size, no full
+/// subgroups; its Vulkan backend even allows a varying size), so the
+/// driver may pick any size in the range for a pipeline: all of it must be
+/// at least 8. A larger subgroup than the workgroup is fine, its extra
+/// lanes are inactive and no kernel reads them (tests/subgroups.rs checks
+/// this and that the workgroup starts at lane 0 on the test adapter; .ci/run
+/// runs lavapipe at 4, 8, 16 and 32 lanes, SwiftShader at 4). Below 8 the
+/// workgroup splits into several subgroups and the kernels would read
+/// lanes of another subgroup, so 4-lane adapters (SwiftShader, lavapipe
+/// at 128 bits) and ranges reaching below 8 (wgpu's 4..=128 when a Vulkan
+/// driver does not report sizes, Metal's 4..=64) are not selected.
+pub fn workgroup_of_8_is_one_subgroup(min_size: u32, max_size: u32) -> bool {
+    8 <= min_size && min_size <= max_size
+}
+
 /// What the adapter can do, as far as kairo cares; `kairo info` prints it.
 #[derive(Clone, Debug)]
 pub struct Capabilities {
@@ -62,7 +83,7 @@ pub struct Capabilities {
     pub timestamps: bool,
     /// Subgroup operations in shaders. Some matmul variants, the fused
     /// recurrent step and CTC's β pass use them when subgroups hold at least
-    /// 8 invocations ([`Context::subgroups_of_8`]); without them those ops
+    /// 8 invocations ([`Context::subgroup_kernels_run`]); without them those ops
     /// take their workgroup-memory paths.
     pub subgroups: bool,
 }
@@ -200,11 +221,13 @@ impl Context {
         &self.0.caps
     }
 
-    /// Whether the subgroup kernels can run: Features::SUBGROUP and
-    /// subgroups of at least 8 invocations, so that each 8-invocation
-    /// workgroup they launch is one subgroup.
-    pub fn subgroups_of_8(&self) -> bool {
-        self.0.caps.subgroups && self.adapter_info().subgroup_min_size >= 8
+    /// Whether the subgroup kernels (shaders/matmul_subgroup.wgsl,
+    /// rnn_fused.wgsl, ctc_subgroup.wgsl) can run: Features::SUBGROUP, and
+    /// every subgroup size the adapter may pick holds the 8-invocation
+    /// workgroup they launch ([`workgroup_of_8_is_one_subgroup`]).
+    pub fn subgroup_kernels_run(&self) -> bool {
+        let i = self.adapter_info();
+        self.0.caps.subgroups && workgroup_of_8_is_one_subgroup(i.subgroup_min_size, i.subgroup_max_size)
     }
 
     /// `name (backend, type)`.

@@ -23,7 +23,7 @@ const OP: &str = "fused recurrent sweep";
 
 /// Whether a `kind` layer of width `hidden` can run fused on `ctx`.
 pub fn available(ctx: &Context, kind: CellKind, hidden: usize) -> bool {
-    matches!(kind, CellKind::Lstm | CellKind::Gru) && hidden.is_multiple_of(4) && ctx.subgroups_of_8()
+    matches!(kind, CellKind::Lstm | CellKind::Gru) && hidden.is_multiple_of(4) && ctx.subgroup_kernels_run()
 }
 
 /// The launcher's view of `s` with W_hh (G·H, H); an error for the tanh

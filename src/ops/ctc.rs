@@ -207,7 +207,7 @@ impl CtcBatch {
     fn resolve(&self, layout: CtcLayout) -> CtcLayout {
         let ctx = self.meta.context();
         let max_groups = ctx.limits().max_compute_workgroups_per_dimension as usize;
-        let subgroup_fits = ctx.subgroups_of_8() && self.l <= 8 * SUBGROUP_CHUNK;
+        let subgroup_fits = ctx.subgroup_kernels_run() && self.l <= 8 * SUBGROUP_CHUNK;
         match layout {
             CtcLayout::Workgroup if self.n <= max_groups => CtcLayout::Workgroup,
             CtcLayout::Subgroup if self.n <= max_groups && subgroup_fits => CtcLayout::Subgroup,

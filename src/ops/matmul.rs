@@ -127,9 +127,9 @@ impl MatmulVariant {
     }
 
     /// Whether `ctx` can run this variant (subgroup kernels need
-    /// [`Context::subgroups_of_8`]).
+    /// [`Context::subgroup_kernels_run`]).
     pub fn available(self, ctx: &Context) -> bool {
-        !self.uses_subgroups() || ctx.subgroups_of_8()
+        !self.uses_subgroups() || ctx.subgroup_kernels_run()
     }
 
     /// (entry point, rows per invocation, cols per invocation, workgroup
