@@ -6,50 +6,17 @@
 //! struck off the list). Entries with a fallback that fits are checked to
 //! have it. Needs no GPU.
 
-use kairo::kernels::contract::{self, Requirements};
+use kairo::kernels::contract::{self, FALLBACKS};
 
 /// WebGPU's defaults (`wgpu::Limits::default()`).
 fn defaults() -> wgpu::Limits {
     wgpu::Limits::default()
 }
 
-/// What `r` needs beyond the defaults, in words (empty: it fits).
-fn over(r: &Requirements, l: &wgpu::Limits) -> Vec<String> {
-    let mut out = Vec::new();
-    if r.storage_buffers > l.max_storage_buffers_per_shader_stage {
-        out.push(format!("{} storage buffers > {}", r.storage_buffers, l.max_storage_buffers_per_shader_stage));
-    }
-    if r.invocations() > l.max_compute_invocations_per_workgroup {
-        out.push(format!("{} invocations > {}", r.invocations(), l.max_compute_invocations_per_workgroup));
-    }
-    let [x, y, z] = r.workgroup_size;
-    if x > l.max_compute_workgroup_size_x || y > l.max_compute_workgroup_size_y || z > l.max_compute_workgroup_size_z {
-        out.push(format!("workgroup {x}x{y}x{z} over the per-dimension limits"));
-    }
-    if r.workgroup_bytes > l.max_compute_workgroup_storage_size as u64 {
-        out.push(format!("{} workgroup bytes > {}", r.workgroup_bytes, l.max_compute_workgroup_storage_size));
-    }
-    out
-}
-
 /// The entry points known to need more than the defaults and to have no
 /// fallback yet, with their storage buffer counts: none since issue 12.
 /// A new one fails the test until it gets a fallback in [`FALLBACKS`].
 const KNOWN: &[(&str, &str, u32)] = &[];
-
-/// Entry points over the defaults that kairo replaces, on a device with
-/// fewer storage buffers per stage, by a sibling entry that fits, chosen
-/// from `max_storage_buffers_per_shader_stage` (src/ops/ctc.rs,
-/// src/nn/rnn/sweep.rs, src/nn/rnn_fused.rs).
-const FALLBACKS: &[(&str, &str, &str)] = &[
-    ("ctc", "ctc_grad", "ctc_grad_packed"),
-    ("ctc", "ctc_beta_grad_serial", "ctc_beta_grad_serial_packed"),
-    ("ctc_subgroup", "ctc_beta_grad_subgroup", "ctc_beta_grad_subgroup_packed"),
-    ("lstm_cell", "lstm_forward", "lstm_forward_h0_in_hprev"),
-    ("gru_cell", "gru_backward", "gru_backward_no_dghh"),
-    ("rnn_fused", "lstm_fused_forward", "lstm_fused_forward_h0_in_hprev"),
-    ("rnn_fused", "gru_fused_backward", "gru_fused_backward_dh0_in_carry"),
-];
 
 #[test]
 fn entry_points_over_webgpu_defaults_are_the_known_ones() {
@@ -58,7 +25,7 @@ fn entry_points_over_webgpu_defaults_are_the_known_ones() {
     println!("{:<42} {:>7} {:>11} {:>9} {:>9}  over the defaults", "entry point", "storage", "workgroup", "wg bytes", "subgroup");
     let mut found = Vec::new();
     for r in &reqs {
-        let problems = over(r, &limits);
+        let problems = r.over(&limits);
         let [x, y, z] = r.workgroup_size;
         println!(
             "{:<42} {:>7} {:>11} {:>9} {:>9}  {}",
@@ -69,7 +36,7 @@ fn entry_points_over_webgpu_defaults_are_the_known_ones() {
             if r.subgroups { "yes" } else { "" },
             problems.join(", ")
         );
-        let replaced = FALLBACKS.iter().any(|&(k, e, _)| k == r.kernel && e == r.entry);
+        let replaced = r.fallback().is_some();
         if !problems.is_empty() && !replaced {
             found.push((r.kernel, r.entry.as_str(), r.storage_buffers));
         }
@@ -78,8 +45,8 @@ fn entry_points_over_webgpu_defaults_are_the_known_ones() {
         let find = |e: &str| reqs.iter().find(|r| r.kernel == kernel && r.entry == e);
         let original = find(entry).unwrap_or_else(|| panic!("{kernel}.{entry} is gone: strike it off FALLBACKS"));
         let fits = find(fallback).unwrap_or_else(|| panic!("{kernel}.{fallback} (fallback of {entry}) is missing"));
-        assert!(!over(original, &limits).is_empty(), "{kernel}.{entry} fits the defaults now: strike it off FALLBACKS");
-        assert!(over(fits, &limits).is_empty(), "{kernel}.{fallback} does not fit the defaults: {:?}", over(fits, &limits));
+        assert!(!original.over(&limits).is_empty(), "{kernel}.{entry} fits the defaults now: strike it off FALLBACKS");
+        assert!(fits.over(&limits).is_empty(), "{kernel}.{fallback} does not fit the defaults: {:?}", fits.over(&limits));
         println!("{kernel}.{entry} ({} storage buffers) falls back to {fallback} ({})", original.storage_buffers, fits.storage_buffers);
     }
     println!("(* workgroup size set by an override constant; shown at its default)");

@@ -413,10 +413,16 @@ fn info() -> Result<()> {
         );
         let ts = f.contains(wgpu::Features::TIMESTAMP_QUERY);
         let sg = f.contains(wgpu::Features::SUBGROUP);
+        let subgroups = if !sg {
+            "no (matmul, fused RNN step and CTC take their portable paths)".to_string()
+        } else if kairo::gpu::workgroup_of_8_is_one_subgroup(i.subgroup_min_size, i.subgroup_max_size) {
+            format!("{}..{} lanes (the 8-lane subgroup kernels run)", i.subgroup_min_size, i.subgroup_max_size)
+        } else {
+            format!("{}..{} lanes (below 8: the portable paths run)", i.subgroup_min_size, i.subgroup_max_size)
+        };
         println!(
-            "    timestamps: {}   subgroups: {}",
+            "    timestamps: {}   subgroups: {subgroups}",
             if ts { "yes (GPU timing in benchmarks)" } else { "no (benchmarks fall back to wall time)" },
-            if sg { "yes" } else { "no (matmul, fused RNN step and CTC take slower paths)" }
         );
     }
     println!("(* = the adapter kairo opens; override with KAIRO_BACKEND=vulkan|metal|dx12|gl, KAIRO_ADAPTER=<name>)");
@@ -432,9 +438,8 @@ fn info_kernels() -> Result<()> {
     for r in &reqs {
         let [x, y, z] = r.workgroup_size;
         let size = format!("{x}×{y}×{z}{}", if r.workgroup_size_overridable { "*" } else { "" });
-        let exceeds = r.storage_buffers > web.max_storage_buffers_per_shader_stage
-            || r.invocations() > web.max_compute_invocations_per_workgroup
-            || r.workgroup_bytes > web.max_compute_workgroup_storage_size as u64;
+        let over_limits = r.over(&web);
+        let exceeds = !over_limits.is_empty();
         over += exceeds as usize;
         println!(
             "{:<44} {:>7} {:>12} {:>9} {:>9}{}",
@@ -443,15 +448,21 @@ fn info_kernels() -> Result<()> {
             size,
             r.workgroup_bytes,
             if r.subgroups { "yes" } else { "-" },
-            if exceeds { "  ! over WebGPU's defaults" } else { "" }
+            if exceeds {
+                let instead = r.fallback().map(|f| format!("; runs {f} instead where the device has fewer")).unwrap_or_default();
+                format!("  ! over WebGPU's defaults ({}{instead})", over_limits.join(", "))
+            } else {
+                String::new()
+            }
         );
     }
     println!(
-        "{} entry points, {over} over WebGPU's default limits ({} storage buffers per stage, {} invocations, {} workgroup bytes); * = set by an override constant (default shown)",
+        "{} entry points, {over} over WebGPU's default limits ({} storage buffers per stage, {} invocations, {} workgroup bytes), {} of them with a fallback within them; * = set by an override constant (default shown)",
         reqs.len(),
         web.max_storage_buffers_per_shader_stage,
         web.max_compute_invocations_per_workgroup,
-        web.max_compute_workgroup_storage_size
+        web.max_compute_workgroup_storage_size,
+        reqs.iter().filter(|r| r.fallback().is_some()).count()
     );
     Ok(())
 }

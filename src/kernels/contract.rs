@@ -165,7 +165,49 @@ impl Requirements {
     pub fn invocations(&self) -> u32 {
         self.workgroup_size.iter().product()
     }
+
+    /// What it needs beyond `limits`, in words (empty: it fits).
+    pub fn over(&self, limits: &wgpu::Limits) -> Vec<String> {
+        let l = limits;
+        let mut out = Vec::new();
+        if self.storage_buffers > l.max_storage_buffers_per_shader_stage {
+            out.push(format!("{} storage buffers > {}", self.storage_buffers, l.max_storage_buffers_per_shader_stage));
+        }
+        if self.invocations() > l.max_compute_invocations_per_workgroup {
+            out.push(format!("{} invocations > {}", self.invocations(), l.max_compute_invocations_per_workgroup));
+        }
+        let [x, y, z] = self.workgroup_size;
+        if x > l.max_compute_workgroup_size_x || y > l.max_compute_workgroup_size_y || z > l.max_compute_workgroup_size_z {
+            out.push(format!("workgroup {x}x{y}x{z} over the per-dimension limits"));
+        }
+        if self.workgroup_bytes > l.max_compute_workgroup_storage_size as u64 {
+            out.push(format!("{} workgroup bytes > {}", self.workgroup_bytes, l.max_compute_workgroup_storage_size));
+        }
+        out
+    }
+
+    /// The sibling entry kairo runs instead on a device with fewer storage
+    /// buffers per stage than this one binds, if it has one ([`FALLBACKS`]).
+    pub fn fallback(&self) -> Option<&'static str> {
+        FALLBACKS.iter().find(|&&(k, e, _)| k == self.kernel && e == self.entry).map(|&(_, _, f)| f)
+    }
 }
+
+/// (kernel, entry, fallback): entry points over WebGPU's default of 8
+/// storage buffers per stage and the sibling that binds at most 8, which
+/// the op chooses from `max_storage_buffers_per_shader_stage`
+/// (src/ops/ctc.rs, src/nn/rnn/sweep.rs, src/nn/rnn_fused.rs).
+/// tests/portability.rs checks that each fallback fits and that no other
+/// entry point is over the defaults.
+pub static FALLBACKS: &[(&str, &str, &str)] = &[
+    ("ctc", "ctc_grad", "ctc_grad_packed"),
+    ("ctc", "ctc_beta_grad_serial", "ctc_beta_grad_serial_packed"),
+    ("ctc_subgroup", "ctc_beta_grad_subgroup", "ctc_beta_grad_subgroup_packed"),
+    ("lstm_cell", "lstm_forward", "lstm_forward_h0_in_hprev"),
+    ("gru_cell", "gru_backward", "gru_backward_no_dghh"),
+    ("rnn_fused", "lstm_fused_forward", "lstm_fused_forward_h0_in_hprev"),
+    ("rnn_fused", "gru_fused_backward", "gru_fused_backward_dh0_in_carry"),
+];
 
 fn block_uses_subgroups(module: &Module, block: &naga::Block, seen: &mut BTreeSet<naga::Handle<naga::Function>>) -> bool {
     use naga::Statement as S;
