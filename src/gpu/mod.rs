@@ -5,8 +5,8 @@ pub mod adapter;
 mod pipeline;
 pub mod pool;
 mod recorder;
+pub mod tune_cache;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +16,7 @@ use pipeline::PipelineCache;
 pub use pool::PooledBuffer;
 use pool::PoolShared;
 use recorder::Recorder;
+use tune_cache::Tuning;
 
 use crate::error::{Error, Result};
 
@@ -106,8 +107,9 @@ struct Inner {
     /// (an embedding host owns the device), every recording is scoped so
     /// kairo's mistakes never reach the host's handler.
     own_handler: bool,
-    /// Per-context tuning choices (matmul variant per shape class, ...).
-    tuning: Mutex<HashMap<String, usize>>,
+    /// Tuning choices (matmul variant per shape class, ...), loaded from
+    /// and written to the disk cache ([`tune_cache`]).
+    tuning: Mutex<Tuning>,
 }
 
 /// A handle on one device. Cheap to clone; all clones share the device,
@@ -178,6 +180,7 @@ impl Context {
             subgroups: f.contains(wgpu::Features::SUBGROUP),
         };
         let recorder = Recorder::new(limits.min_uniform_buffer_offset_alignment as u64);
+        let tuning = Tuning::new(tune_cache::Cache::from_env(), tune_cache::device_key(&info, f, &limits));
         Context(Arc::new(Inner {
             device,
             queue,
@@ -192,7 +195,7 @@ impl Context {
             readbacks: AtomicU64::new(0),
             uncaptured,
             own_handler,
-            tuning: Mutex::default(),
+            tuning: Mutex::new(tuning),
         }))
     }
 
@@ -448,14 +451,41 @@ impl Context {
         Err(Error::Gpu { context: what.to_string(), message })
     }
 
-    /// The remembered choice for `key`, if any.
-    pub fn tuned(&self, key: &str) -> Option<usize> {
-        self.0.tuning.lock().unwrap_or_else(|e| e.into_inner()).get(key).copied()
+    fn tuning(&self) -> std::sync::MutexGuard<'_, Tuning> {
+        self.0.tuning.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Remembers a tuning choice for `key` on this device.
-    pub fn set_tuned(&self, key: &str, choice: usize) {
-        self.0.tuning.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), choice);
+    /// The remembered choice for `key` (a name the op resolves, e.g. a
+    /// matmul variant's), made by this context or read from the disk cache
+    /// for this device ([`tune_cache`]; read at the first call).
+    pub fn tuned(&self, key: &str) -> Option<String> {
+        self.tuning().get(key)
+    }
+
+    /// Remembers a tuning choice for `key` on this device, and writes it to
+    /// the disk cache (a cache that cannot be written only logs a warning).
+    pub fn set_tuned(&self, key: &str, choice: &str) {
+        self.tuning().set(key, choice);
+    }
+
+    /// Where this context's tuning choices persist: the cache the
+    /// environment names when the context was created
+    /// ([`tune_cache::Cache::from_env`]) unless [`Context::set_tune_cache`] changed it.
+    pub fn tune_cache(&self) -> tune_cache::Cache {
+        self.tuning().cache().clone()
+    }
+
+    /// Uses `cache` for tuning choices from now on (tests, embedding hosts
+    /// with their own cache folder); choices loaded or made so far are
+    /// forgotten, the next lookup reads `cache`.
+    pub fn set_tune_cache(&self, cache: tune_cache::Cache) {
+        self.tuning().replace_cache(cache);
+    }
+
+    /// The key this device's choices are stored under in the disk cache
+    /// ([`tune_cache::device_key`]).
+    pub fn tune_device_key(&self) -> String {
+        self.tuning().device().to_string()
     }
 
     /// Runs `work` (which records operations) as its own submission and

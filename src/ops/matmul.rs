@@ -329,12 +329,12 @@ fn record(ctx: &Context, a: &Tensor, b: &Tensor, out: &Tensor, o: &MatmulOptions
     }
 }
 
-/// Rounds each size up to a power of two: shapes in one class share a choice.
-fn tune_key(ctx: &Context, o: &MatmulOptions, d: &Dims) -> String {
+/// Rounds each size up to a power of two: shapes in one class share a
+/// choice. The context keys its choices by device (gpu::tune_cache).
+fn tune_key(o: &MatmulOptions, d: &Dims) -> String {
     let p = |x: usize| x.next_power_of_two();
     format!(
-        "matmul/{}/{}{}{}/{}x{}x{}x{}",
-        ctx.adapter_info().name,
+        "matmul/{}{}{}/{}x{}x{}x{}",
         o.trans_a as u8,
         o.trans_b as u8,
         o.bias.is_some() as u8,
@@ -356,9 +356,9 @@ fn default_variant(ctx: &Context) -> MatmulVariant {
     }
 }
 
-/// The candidates autotune times on this context (cached choices index it),
-/// the adapter's default first so that slow candidates are cut short early.
-fn tuned_variants(ctx: &Context) -> Vec<MatmulVariant> {
+/// The candidates autotune times on this context (a cached choice names
+/// one), the adapter's default first so that slow candidates are cut short early.
+pub fn tuned_variants(ctx: &Context) -> Vec<MatmulVariant> {
     let first = default_variant(ctx);
     let mut v: Vec<MatmulVariant> = MatmulVariant::TUNED.iter().copied().filter(|v| v.available(ctx)).collect();
     v.sort_by_key(|&x| x != first);
@@ -377,10 +377,10 @@ fn choose_variant(a: &Tensor, b: &Tensor, out: &Tensor, o: &MatmulOptions, d: Di
     if d.batch * d.m * d.n * d.k < TUNE_MIN_FLOPS || !autotune_enabled() {
         return Ok(default_variant(ctx));
     }
-    let key = tune_key(ctx, o, &d);
+    let key = tune_key(o, &d);
     let candidates = tuned_variants(ctx);
-    if let Some(i) = ctx.tuned(&key) {
-        return Ok(candidates[i]);
+    if let Some(v) = cached_variant(ctx, &key, &candidates) {
+        return Ok(v);
     }
     ctx.sync()?;
     let mut best = (f64::INFINITY, 0usize);
@@ -404,8 +404,15 @@ fn choose_variant(a: &Tensor, b: &Tensor, out: &Tensor, o: &MatmulOptions, d: Di
         }
     }
     log::info!("autotune {key}: chose {}", candidates[best.1].name());
-    ctx.set_tuned(&key, best.1);
+    ctx.set_tuned(&key, candidates[best.1].name());
     Ok(candidates[best.1])
+}
+
+/// The cached choice for `key` if it names one of `candidates`; a name
+/// this build does not know or this context cannot run tunes again.
+fn cached_variant(ctx: &Context, key: &str, candidates: &[MatmulVariant]) -> Option<MatmulVariant> {
+    let name = ctx.tuned(key)?;
+    candidates.iter().copied().find(|v| v.name() == name)
 }
 
 /// The variant `Auto` resolves to for these operands (autotuning if needed).
@@ -420,8 +427,8 @@ pub fn chosen_variant(ctx: &Context, a: &Tensor, b: &Tensor, o: &MatmulOptions) 
     if d.batch * d.m * d.n * d.k < TUNE_MIN_FLOPS || !autotune_enabled() {
         return Ok(default_variant(ctx));
     }
-    match ctx.tuned(&tune_key(ctx, o, &d)) {
-        Some(i) => Ok(tuned_variants(ctx)[i]),
+    match cached_variant(ctx, &tune_key(o, &d), &tuned_variants(ctx)) {
+        Some(v) => Ok(v),
         None => {
             let shape: Vec<usize> = if d.out_3d { vec![d.batch, d.m, d.n] } else { vec![d.m, d.n] };
             let out = Tensor::empty(ctx, &shape, crate::DType::F32)?;
