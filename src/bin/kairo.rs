@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use kairo::bench::{self, BenchConfig};
-use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::nn::rnn::CellKind;
 use kairo::nn::dcgan::DcganConfig;
 use kairo::jobs::adding::{self, SeqConfig};
@@ -27,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List every adapter with backend, type, key limits and optional features.
+    /// List every adapter (backend, type, driver, limits, optional features), then for the one kairo opens: the limits it is opened with beside the adapter's and WebGPU's defaults, the kernel variants it runs (matmul candidates and cached choices, recurrent step, CTC layout, over-limit fallbacks).
     Info {
         /// Instead: what every kernel entry point needs from a device (storage buffers, workgroup size and memory, subgroups), marking what exceeds WebGPU's default limits.
         #[arg(long)]
@@ -333,8 +332,8 @@ fn main() -> ExitCode {
 /// Runs the command.
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Info { kernels: false } => info(),
-        Command::Info { kernels: true } => info_kernels(),
+        Command::Info { kernels: false } => info::info(),
+        Command::Info { kernels: true } => info::info_kernels(),
         Command::Bench { sizes, reps, variants, only, json } => {
             let cfg = BenchConfig { sizes, reps, variants, only, ..Default::default() };
             run_bench(&cfg, json.as_deref())
@@ -383,88 +382,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
         Command::Demo => demo(),
     }
-}
-
-fn info() -> Result<()> {
-    let choice = AdapterChoice::from_env()?;
-    let adapters = adapter::enumerate(&choice);
-    if adapters.is_empty() {
-        adapter::choose(&choice)?;
-    }
-    let chosen = Some(adapter::choose(&choice)?.get_info());
-    for a in &adapters {
-        let i = a.get_info();
-        let l = a.limits();
-        let f = a.features();
-        let mark = if chosen.as_ref() == Some(&i) { "*" } else { " " };
-        println!("{mark} {} ({:?}, {:?})", i.name, i.backend, i.device_type);
-        println!("    driver: {} {}", i.driver, i.driver_info);
-        println!(
-            "    limits: max_buffer_size {} MiB, max_storage_buffer_binding_size {} MiB, workgroup storage {} KiB,",
-            l.max_buffer_size >> 20,
-            l.max_storage_buffer_binding_size >> 20,
-            l.max_compute_workgroup_storage_size >> 10
-        );
-        println!(
-            "            invocations/workgroup {}, workgroups/dimension {}, storage buffers/stage {}",
-            l.max_compute_invocations_per_workgroup,
-            l.max_compute_workgroups_per_dimension,
-            l.max_storage_buffers_per_shader_stage
-        );
-        let ts = f.contains(wgpu::Features::TIMESTAMP_QUERY);
-        let sg = f.contains(wgpu::Features::SUBGROUP);
-        let subgroups = if !sg {
-            "no (matmul, fused RNN step and CTC take their portable paths)".to_string()
-        } else if kairo::gpu::workgroup_of_8_is_one_subgroup(i.subgroup_min_size, i.subgroup_max_size) {
-            format!("{}..{} lanes (the 8-lane subgroup kernels run)", i.subgroup_min_size, i.subgroup_max_size)
-        } else {
-            format!("{}..{} lanes (below 8: the portable paths run)", i.subgroup_min_size, i.subgroup_max_size)
-        };
-        println!(
-            "    timestamps: {}   subgroups: {subgroups}",
-            if ts { "yes (GPU timing in benchmarks)" } else { "no (benchmarks fall back to wall time)" },
-        );
-    }
-    println!("(* = the adapter kairo opens; override with KAIRO_BACKEND=vulkan|metal|dx12|gl, KAIRO_ADAPTER=<name>)");
-    Ok(())
-}
-
-/// The requirements table of `kairo info --kernels`, read off the shaders.
-fn info_kernels() -> Result<()> {
-    let web = wgpu::Limits::default();
-    let reqs = kairo::kernels::contract::requirements()?;
-    println!("{:<44} {:>7} {:>12} {:>9} {:>9}", "kernel.entry", "storage", "workgroup", "wg bytes", "subgroups");
-    let mut over = 0;
-    for r in &reqs {
-        let [x, y, z] = r.workgroup_size;
-        let size = format!("{x}×{y}×{z}{}", if r.workgroup_size_overridable { "*" } else { "" });
-        let over_limits = r.over(&web);
-        let exceeds = !over_limits.is_empty();
-        over += exceeds as usize;
-        println!(
-            "{:<44} {:>7} {:>12} {:>9} {:>9}{}",
-            format!("{}.{}", r.kernel, r.entry),
-            r.storage_buffers,
-            size,
-            r.workgroup_bytes,
-            if r.subgroups { "yes" } else { "-" },
-            if exceeds {
-                let instead = r.fallback().map(|f| format!("; runs {f} instead where the device has fewer")).unwrap_or_default();
-                format!("  ! over WebGPU's defaults ({}{instead})", over_limits.join(", "))
-            } else {
-                String::new()
-            }
-        );
-    }
-    println!(
-        "{} entry points, {over} over WebGPU's default limits ({} storage buffers per stage, {} invocations, {} workgroup bytes), {} of them with a fallback within them; * = set by an override constant (default shown)",
-        reqs.len(),
-        web.max_storage_buffers_per_shader_stage,
-        web.max_compute_invocations_per_workgroup,
-        web.max_compute_workgroup_storage_size,
-        reqs.iter().filter(|r| r.fallback().is_some()).count()
-    );
-    Ok(())
 }
 
 fn run_bench(cfg: &BenchConfig, json: Option<&Path>) -> Result<()> {
@@ -598,6 +515,8 @@ fn demo() -> Result<()> {
 
 #[path = "kairo/checks.rs"]
 mod checks;
+#[path = "kairo/info.rs"]
+mod info;
 #[path = "kairo/gan_cli.rs"]
 mod gan_cli;
 #[path = "kairo/seq_cli.rs"]
