@@ -13,8 +13,12 @@
 // Transposes are read as transposes of the loaded block, so A·B, Aᵀ·B and
 // A·Bᵀ share one microkernel. Entry points differ in register tile size
 // (4x4 .. 8x8 outputs per invocation, no workgroup memory: barriers are slow
-// on software adapters) and one tiled variant that stages blocks in
-// workgroup memory (for discrete GPUs). src/ops/matmul.rs autotunes.
+// on software adapters), mm_tiled (a 64x64 tile of 16x16 invocations, 4x4
+// each, staged in workgroup memory), and mm_wg128 / mm_wg64, the kernels
+// shaped for discrete GPUs (8x8 per invocation, double-buffered K slices in
+// workgroup memory; 128x128 tiles of 256 invocations and 64x64 tiles of 64,
+// layout and reasons above their code at the end of this file).
+// src/ops/matmul.rs autotunes.
 
 struct Params {
     m: u32,          // rows of C
