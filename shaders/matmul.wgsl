@@ -13,8 +13,12 @@
 // Transposes are read as transposes of the loaded block, so A·B, Aᵀ·B and
 // A·Bᵀ share one microkernel. Entry points differ in register tile size
 // (4x4 .. 8x8 outputs per invocation, no workgroup memory: barriers are slow
-// on software adapters) and one tiled variant that stages blocks in
-// workgroup memory (for discrete GPUs). src/ops/matmul.rs autotunes.
+// on software adapters), mm_tiled (a 64x64 tile of 16x16 invocations, 4x4
+// each, staged in workgroup memory), and mm_wg128 / mm_wg64, the kernels
+// shaped for discrete GPUs (8x8 per invocation, double-buffered K slices in
+// workgroup memory; 128x128 tiles of 256 invocations and 64x64 tiles of 64,
+// layout and reasons above their code at the end of this file).
+// src/ops/matmul.rs autotunes.
 
 struct Params {
     m: u32,          // rows of C
@@ -214,4 +218,231 @@ fn mm_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id)
         workgroupBarrier();
     }
     store(z * p.stride_c, tile_m + lid.y * 4u, tile_n + lid.x * 4u, acc);
+}
+
+// ---------------------------------------------------------------------------
+// Workgroup-staged kernels for discrete GPUs: mm_wg128 and mm_wg64.
+//
+// Both hold an 8x8 block of C per invocation as four mat4x4 accumulators
+// (2-D register blocking, the algebra of mm_8x8) and stage a K slice of the
+// A and B tiles in workgroup memory, read back as vec4. The staging is
+// double-buffered with ONE barrier per slice: at the top of slice s each
+// invocation issues its global loads of slice s+1 into registers, does the
+// math of slice s from buffer s%2, then writes the registers to the other
+// buffer and meets the barrier (which also orders the next overwrite of
+// buffer s%2 after every read of it). The load past the last slice reads
+// clamped addresses, is masked to zero and is never used.
+//
+// Invocation (tx, ty) owns row blocks ty and ty+E and column blocks tx and
+// tx+E (E = the workgroup edge; blocks of 4): adjacent tx read adjacent
+// vec4s of the B stage and write adjacent vec4s of C, and all tx of one ty
+// read the same A vec4 (a broadcast), so neither stage read conflicts in
+// banks. A is staged in its storage orientation ([m][k] or, transposed,
+// [k][m]; one vec4 per slot, no shuffling); B is always staged [k][n]
+// (for TRANS_B each loaded vec4 of 4 k's is scattered into 4 columns), so
+// the hot B reads stay consecutive.
+//
+//   mm_wg128: 16x16 = 256 invocations, a 128x128 tile, K slice 8:
+//     2 buffers x (128x8 + 8x128) floats = 16 KiB; each invocation loads
+//     one vec4 of A and one of B per slice. For large products.
+//   mm_wg64: 8x8 = 64 invocations, a 64x64 tile, K slice 16: also 16 KiB,
+//     four vec4 of each per invocation per slice. Same per-invocation
+//     work and reuse as mm_wg128, but 4x as many workgroups: a 512x512 C
+//     is 64 workgroups instead of 16, which keeps a GPU with ~100 compute
+//     units busy where 128x128 tiles leave most idle; K slice 16 halves
+//     its barriers. (A 64x64 tile of 256 invocations would hold only 4x4
+//     each, half the reuse per shared-memory read.)
+//
+// Every M, N, K multiple of 4: rows and columns past the edge are clamped
+// (they feed only outputs store() skips), k's past K masked to zero with
+// select. No short-circuit operators or early returns in the K loop (see
+// SwiftShader's compiler in the README); the `if`s on TRANS_A / TRANS_B
+// are on override constants.
+const STAGE: u32 = 256u; // vec4 per buffer of one operand (both kernels)
+var<workgroup> wa: array<vec4<f32>, 512>; // A stage, 2 buffers
+var<workgroup> wb: array<vec4<f32>, 512>; // B stage, 2 buffers, [k][n]
+
+// Slot e of the A slice at k0 of the tile at row tile_m (tm rows, bk k's):
+// [m][k/4] (A·B) or [k][m/4] (Aᵀ), one vec4 each.
+fn stage_a(off: u32, tile_m: u32, k0: u32, e: u32, tm: u32, bk: u32) -> vec4<f32> {
+    var v: vec4<f32>;
+    var ok: bool;
+    if (TRANS_A) {
+        let m4 = p.m / 4u;
+        let kk = k0 + e / (tm / 4u);
+        let mq = tile_m / 4u + e % (tm / 4u);
+        v = a[off + min(kk, p.k - 1u) * m4 + min(mq, m4 - 1u)];
+        ok = kk < p.k;
+    } else {
+        let k4 = p.k / 4u;
+        let row = tile_m + e / (bk / 4u);
+        let kq = k0 / 4u + e % (bk / 4u);
+        v = a[off + min(row, p.m - 1u) * k4 + min(kq, k4 - 1u)];
+        ok = kq < k4;
+    }
+    return select(vec4<f32>(0.0), v, ok);
+}
+
+// Slot e of the B slice at k0 of the tile at column tile_n: [k][n/4] (A·B)
+// or [n][k/4] (Bᵀ, scattered by put_b).
+fn stage_b(off: u32, tile_n: u32, k0: u32, e: u32, tn: u32, bk: u32) -> vec4<f32> {
+    var v: vec4<f32>;
+    var ok: bool;
+    if (TRANS_B) {
+        let k4 = p.k / 4u;
+        let col = tile_n + e / (bk / 4u);
+        let kq = k0 / 4u + e % (bk / 4u);
+        v = b[off + min(col, p.n - 1u) * k4 + min(kq, k4 - 1u)];
+        ok = kq < k4;
+    } else {
+        let n4 = p.n / 4u;
+        let kk = k0 + e / (tn / 4u);
+        let nq = tile_n / 4u + e % (tn / 4u);
+        v = b[off + min(kk, p.k - 1u) * n4 + min(nq, n4 - 1u)];
+        ok = kk < p.k;
+    }
+    return select(vec4<f32>(0.0), v, ok);
+}
+
+// Writes slot e of the B slice into the buffer at `base` as [k][n/4].
+fn put_b(base: u32, e: u32, v: vec4<f32>, tn: u32, bk: u32) {
+    if (TRANS_B) {
+        let n = e / (bk / 4u);
+        let row = tn / 4u;
+        let at = base + 4u * (e % (bk / 4u)) * row + n / 4u;
+        let j = n % 4u;
+        wb[at][j] = v.x;
+        wb[at + row][j] = v.y;
+        wb[at + 2u * row][j] = v.z;
+        wb[at + 3u * row][j] = v.w;
+    } else {
+        wb[base + e] = v;
+    }
+}
+
+// The staged A block of rows 4mb..4mb+4, k-chunk kq of the slice: column
+// i = row 4mb+i's 4 k's (as load_a).
+fn block_a(base: u32, mb: u32, kq: u32, tm: u32, bk: u32) -> mat4x4<f32> {
+    if (TRANS_A) {
+        let row = tm / 4u;
+        let at = base + 4u * kq * row + mb;
+        return transpose(mat4x4<f32>(wa[at], wa[at + row], wa[at + 2u * row], wa[at + 3u * row]));
+    }
+    let at = base + 4u * mb * (bk / 4u) + kq;
+    let s = bk / 4u;
+    return mat4x4<f32>(wa[at], wa[at + s], wa[at + 2u * s], wa[at + 3u * s]);
+}
+
+// The staged B block of k-chunk kq, cols 4nb..4nb+4: column j = k 4kq+j
+// (as load_b).
+fn block_b(base: u32, kq: u32, nb: u32, tn: u32) -> mat4x4<f32> {
+    let row = tn / 4u;
+    let at = base + 4u * kq * row + nb;
+    return mat4x4<f32>(wb[at], wb[at + row], wb[at + 2u * row], wb[at + 3u * row]);
+}
+
+// 128x128 tile, 256 invocations of 8x8, K slice 8, double-buffered.
+@compute @workgroup_size(16, 16, 1)
+fn mm_wg128(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let z = wid.z;
+    let oa = z * p.stride_a;
+    let ob = z * p.stride_b;
+    let tile_m = wid.y * 128u;
+    let tile_n = wid.x * 128u;
+    let t = lid.y * 16u + lid.x;
+    wa[t] = stage_a(oa, tile_m, 0u, t, 128u, 8u);
+    put_b(0u, t, stage_b(ob, tile_n, 0u, t, 128u, 8u), 128u, 8u);
+    workgroupBarrier();
+    var acc00 = mat4x4<f32>();
+    var acc01 = mat4x4<f32>();
+    var acc10 = mat4x4<f32>();
+    var acc11 = mat4x4<f32>();
+    let slices = (p.k + 7u) / 8u;
+    for (var s = 0u; s < slices; s++) {
+        let cur = (s & 1u) * STAGE;
+        let nxt = STAGE - cur;
+        let next_a = stage_a(oa, tile_m, 8u * s + 8u, t, 128u, 8u);
+        let next_b = stage_b(ob, tile_n, 8u * s + 8u, t, 128u, 8u);
+        for (var kq = 0u; kq < 2u; kq++) {
+            let a0 = block_a(cur, lid.y, kq, 128u, 8u);
+            let a1 = block_a(cur, lid.y + 16u, kq, 128u, 8u);
+            let b0 = block_b(cur, kq, lid.x, 128u);
+            let b1 = block_b(cur, kq, lid.x + 16u, 128u);
+            acc00 += b0 * a0;
+            acc01 += b1 * a0;
+            acc10 += b0 * a1;
+            acc11 += b1 * a1;
+        }
+        wa[nxt + t] = next_a;
+        put_b(nxt, t, next_b, 128u, 8u);
+        workgroupBarrier();
+    }
+    let oc = z * p.stride_c;
+    let m0 = tile_m + 4u * lid.y;
+    let n0 = tile_n + 4u * lid.x;
+    store(oc, m0, n0, acc00);
+    store(oc, m0, n0 + 64u, acc01);
+    store(oc, m0 + 64u, n0, acc10);
+    store(oc, m0 + 64u, n0 + 64u, acc11);
+}
+
+// 64x64 tile, 64 invocations of 8x8, K slice 16, double-buffered.
+@compute @workgroup_size(8, 8, 1)
+fn mm_wg64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let z = wid.z;
+    let oa = z * p.stride_a;
+    let ob = z * p.stride_b;
+    let tile_m = wid.y * 64u;
+    let tile_n = wid.x * 64u;
+    let t = lid.y * 8u + lid.x;
+    for (var j = 0u; j < 4u; j++) {
+        let e = t + 64u * j;
+        wa[e] = stage_a(oa, tile_m, 0u, e, 64u, 16u);
+        put_b(0u, e, stage_b(ob, tile_n, 0u, e, 64u, 16u), 64u, 16u);
+    }
+    workgroupBarrier();
+    var acc00 = mat4x4<f32>();
+    var acc01 = mat4x4<f32>();
+    var acc10 = mat4x4<f32>();
+    var acc11 = mat4x4<f32>();
+    let slices = (p.k + 15u) / 16u;
+    for (var s = 0u; s < slices; s++) {
+        let cur = (s & 1u) * STAGE;
+        let nxt = STAGE - cur;
+        let k1 = 16u * s + 16u;
+        let na0 = stage_a(oa, tile_m, k1, t, 64u, 16u);
+        let na1 = stage_a(oa, tile_m, k1, t + 64u, 64u, 16u);
+        let na2 = stage_a(oa, tile_m, k1, t + 128u, 64u, 16u);
+        let na3 = stage_a(oa, tile_m, k1, t + 192u, 64u, 16u);
+        let nb0 = stage_b(ob, tile_n, k1, t, 64u, 16u);
+        let nb1 = stage_b(ob, tile_n, k1, t + 64u, 64u, 16u);
+        let nb2 = stage_b(ob, tile_n, k1, t + 128u, 64u, 16u);
+        let nb3 = stage_b(ob, tile_n, k1, t + 192u, 64u, 16u);
+        for (var kq = 0u; kq < 4u; kq++) {
+            let a0 = block_a(cur, lid.y, kq, 64u, 16u);
+            let a1 = block_a(cur, lid.y + 8u, kq, 64u, 16u);
+            let b0 = block_b(cur, kq, lid.x, 64u);
+            let b1 = block_b(cur, kq, lid.x + 8u, 64u);
+            acc00 += b0 * a0;
+            acc01 += b1 * a0;
+            acc10 += b0 * a1;
+            acc11 += b1 * a1;
+        }
+        wa[nxt + t] = na0;
+        wa[nxt + t + 64u] = na1;
+        wa[nxt + t + 128u] = na2;
+        wa[nxt + t + 192u] = na3;
+        put_b(nxt, t, nb0, 64u, 16u);
+        put_b(nxt, t + 64u, nb1, 64u, 16u);
+        put_b(nxt, t + 128u, nb2, 64u, 16u);
+        put_b(nxt, t + 192u, nb3, 64u, 16u);
+        workgroupBarrier();
+    }
+    let oc = z * p.stride_c;
+    let m0 = tile_m + 4u * lid.y;
+    let n0 = tile_n + 4u * lid.x;
+    store(oc, m0, n0, acc00);
+    store(oc, m0, n0 + 32u, acc01);
+    store(oc, m0 + 32u, n0, acc10);
+    store(oc, m0 + 32u, n0 + 32u, acc11);
 }

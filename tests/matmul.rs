@@ -90,9 +90,10 @@ fn matmul_any_shape_falls_back_to_scalar_and_matches() {
 #[test]
 fn matmul_fused_bias_and_activations_match_reference() {
     // Every activation through each epilogue implementation (vec4 register,
-    // workgroup-tiled, subgroup, scalar); each variant with bias once more.
+    // workgroup-tiled, workgroup-staged, subgroup, scalar); each variant with
+    // bias once more.
     let acts = [Activation::None, Activation::Relu, Activation::LeakyRelu(0.2), Activation::Tanh, Activation::Sigmoid];
-    let epilogues = [MatmulVariant::R4x4, MatmulVariant::Tiled, MatmulVariant::Sg64x64, MatmulVariant::Scalar];
+    let epilogues = [MatmulVariant::R4x4, MatmulVariant::Tiled, MatmulVariant::Wg128x128, MatmulVariant::Sg64x64, MatmulVariant::Scalar];
     for act in acts {
         for v in epilogues {
             run_matmul(&Case { batch: None, m: 24, n: 40, k: 16 }, false, false, true, act, v);
@@ -101,6 +102,33 @@ fn matmul_fused_bias_and_activations_match_reference() {
     }
     for v in MatmulVariant::ALL {
         run_matmul(&Case { batch: Some((2, true, false)), m: 24, n: 40, k: 16 }, true, false, true, Activation::Relu, v);
+    }
+}
+
+#[test]
+fn matmul_workgroup_staged_variants_any_multiple_of_4() {
+    // The GPU kernels (128x128 and 64x64 tiles, K slices of 8 and 16) at
+    // sizes that are multiples of 4 but not of a tile or a slice: one block,
+    // K shorter than a slice, K ending mid-slice, edge tiles in M and N.
+    let shapes = [(4, 4, 4), (12, 100, 4), (132, 68, 36), (260, 124, 12), (100, 260, 100), (128, 132, 20)];
+    let cases = shapes.map(|(m, n, k)| Case { batch: None, m, n, k });
+    let acts = [Activation::None, Activation::Relu, Activation::LeakyRelu(0.2), Activation::Tanh, Activation::Sigmoid];
+    for v in [MatmulVariant::Wg128x128, MatmulVariant::Wg64x64] {
+        for case in &cases {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                run_matmul(case, ta, tb, false, Activation::None, v);
+            }
+        }
+        for (i, act) in acts.into_iter().enumerate() {
+            let case = &cases[2 + i % 3];
+            run_matmul(case, i % 2 == 1, i >= 3, true, act, v);
+        }
+        // batched, and a 2-D operand broadcast across the batch
+        for (batch, ab, bb) in [(3, true, true), (2, true, false), (2, false, true)] {
+            for (ta, tb) in [(false, false), (true, true)] {
+                run_matmul(&Case { batch: Some((batch, ab, bb)), m: 132, n: 68, k: 36 }, ta, tb, true, Activation::Relu, v);
+            }
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! Launcher of shaders/matmul.wgsl: C = act(op(A)·op(B) + bias), batched,
 //! vec4 loads (M, N and K multiples of 4): register-tile entry points (4x4 to
-//! 8x8 outputs per invocation) and one workgroup-memory tiled entry point.
+//! 8x8 outputs per invocation), a workgroup-memory tiled entry point (64x64
+//! tiles of 4x4 per invocation) and two double-buffered workgroup-staged
+//! entry points for discrete GPUs (128x128 and 64x64 tiles, 8x8 per
+//! invocation).
 //! Variant choice and autotune are in `ops::matmul`; shaders/matmul_scalar.wgsl
 //! and shaders/matmul_subgroup.wgsl share this file's [`Params`] (their
 //! structs are identical) and [`Spec`].
@@ -72,12 +75,22 @@ pub const MM_8X8: Entry = Entry { name: "mm_8x8", slots: &[P, A, B, C, BIAS] };
 /// 64x64 tiles staged in workgroup memory, 16x16 invocations of 4x4 each.
 pub const MM_TILED: Entry = Entry { name: "mm_tiled", slots: &[P, A, B, C, BIAS] };
 
+/// 128x128 tiles, 16x16 invocations of 8x8 each, K slices of 8 staged in
+/// workgroup memory (16 KiB, double-buffered).
+pub const MM_WG128: Entry = Entry { name: "mm_wg128", slots: &[P, A, B, C, BIAS] };
+/// 64x64 tiles, 8x8 invocations of 8x8 each, K slices of 16 staged in
+/// workgroup memory (16 KiB, double-buffered).
+pub const MM_WG64: Entry = Entry { name: "mm_wg64", slots: &[P, A, B, C, BIAS] };
+
 /// The register-tile entry points (workgroup size set by WG_X, WG_Y).
 pub const REGISTER_TILES: [Entry; 4] = [MM_4X4, MM_8X4, MM_4X8, MM_8X8];
 
 /// Everything above, for the contract test.
-pub const CONTRACT: Contract =
-    Contract { kernel: KERNEL, params: &[Params::LAYOUT], entries: &[MM_4X4, MM_8X4, MM_4X8, MM_8X8, MM_TILED] };
+pub const CONTRACT: Contract = Contract {
+    kernel: KERNEL,
+    params: &[Params::LAYOUT],
+    entries: &[MM_4X4, MM_8X4, MM_4X8, MM_8X8, MM_TILED, MM_WG128, MM_WG64],
+};
 
 /// The bias binding is statically used, so something must be bound even
 /// when HAS_BIAS is off; A is read-only, so it may stand in.
@@ -124,4 +137,38 @@ pub fn record_mm_tiled(
 ) -> Result<()> {
     let bindings = [A.bind(a), B.bind(b), C.bind(c), BIAS.bind(bias_or(bias, a))];
     record(ctx, KERNEL, &MM_TILED, &spec.constants(bias.is_some()), p, &bindings, groups)
+}
+
+/// C (batch, M, N) = act(op(A) · op(B) + bias) in 128x128 tiles, over
+/// `groups` = (⌈N / 128⌉, ⌈M / 128⌉, batch) workgroups.
+#[allow(clippy::too_many_arguments)]
+pub fn record_mm_wg128(
+    ctx: &Context,
+    spec: &Spec,
+    p: &Params,
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    bias: Option<&Tensor>,
+    groups: [u32; 3],
+) -> Result<()> {
+    let bindings = [A.bind(a), B.bind(b), C.bind(c), BIAS.bind(bias_or(bias, a))];
+    record(ctx, KERNEL, &MM_WG128, &spec.constants(bias.is_some()), p, &bindings, groups)
+}
+
+/// C (batch, M, N) = act(op(A) · op(B) + bias) in 64x64 tiles of 64
+/// invocations, over `groups` = (⌈N / 64⌉, ⌈M / 64⌉, batch) workgroups.
+#[allow(clippy::too_many_arguments)]
+pub fn record_mm_wg64(
+    ctx: &Context,
+    spec: &Spec,
+    p: &Params,
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    bias: Option<&Tensor>,
+    groups: [u32; 3],
+) -> Result<()> {
+    let bindings = [A.bind(a), B.bind(b), C.bind(c), BIAS.bind(bias_or(bias, a))];
+    record(ctx, KERNEL, &MM_WG64, &spec.constants(bias.is_some()), p, &bindings, groups)
 }
