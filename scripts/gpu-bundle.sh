@@ -17,6 +17,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-gpu-bundle}
+# DIR is replaced: refuse a folder that holds anything but an earlier bundle.
+if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ] && [ ! -f "$DIR/MANIFEST" ]; then
+    echo "$DIR exists and is not a bundle; give an empty or new folder" >&2
+    exit 2
+fi
 LIMIT_MIB=60
 
 # Exactly the test files .ci/run calls KERNEL_TESTS, plus pipelines (every
