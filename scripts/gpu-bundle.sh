@@ -24,14 +24,14 @@ if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ] && [ ! -f "$DIR/MANIFEST" ]; then
 fi
 LIMIT_MIB=60
 
-# Exactly the test files .ci/run calls KERNEL_TESTS, plus pipelines (every
-# entry point builds, under a time limit). None reads files of the checkout at
-# run time (the shaders are include_str!'d into the library); training.rs
-# writes into the system temp folder only. Tests that do read the checkout
-# (shaders.rs, speech.rs, pytorch_weights.rs) or run the kairo binary by its
-# build path (cli_validation, engine, text, gan_judge) are not in the list.
-TESTS=(kernel_contract matmul elementwise reduce softmax embedding dropout autograd loss optim training
-    rnn rnn_layers lookahead conv batchnorm ctc subgroups pipelines)
+# The kernel, gradient and training tests of .ci/run's adapter matrix
+# (scripts/kernel-tests.txt), plus pipelines (every entry point builds).
+# Tests that read the checkout (shaders.rs, speech.rs, pytorch_weights.rs) or
+# run the kairo binary by its build path (cli_validation, engine, text,
+# gan_judge) are not in the list.
+TESTS=()
+while read -r t; do TESTS+=("$t"); done < <(grep -v "^#" scripts/kernel-tests.txt)
+TESTS+=(pipelines)
 
 args=()
 for t in "${TESTS[@]}"; do args+=(--test "$t"); done

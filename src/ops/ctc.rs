@@ -18,9 +18,9 @@
 use super::{as_u32, grid_1d};
 use crate::error::{Error, Result};
 use crate::kernels::ctc::{self as kernel, Backward, Batch, Forward, PackedBackward, Params, WG_LANES};
-use crate::kernels::ctc_subgroup;
+use crate::kernels::{ctc_subgroup, Entry};
 use crate::tensor::Tensor;
-use crate::DType;
+use crate::{Context, DType};
 
 /// Most loop iterations one invocation runs per dispatch.
 pub const MAX_LOOP: usize = 32768;
@@ -63,6 +63,18 @@ pub enum CtcLayout {
     /// in the backward. Needs subgroups of at least 8 and
     /// L ≤ 8·SUBGROUP_CHUNK; `Serial` runs otherwise.
     Subgroup,
+}
+
+impl CtcLayout {
+    /// Lower-case name, as `kairo info` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CtcLayout::Auto => "auto",
+            CtcLayout::Serial => "serial",
+            CtcLayout::Workgroup => "workgroup",
+            CtcLayout::Subgroup => "subgroup",
+        }
+    }
 }
 
 /// Frames an alignment of `labels` needs: one per label plus one blank
@@ -205,24 +217,7 @@ impl CtcBatch {
     }
 
     fn resolve(&self, layout: CtcLayout) -> CtcLayout {
-        let ctx = self.meta.context();
-        let max_groups = ctx.limits().max_compute_workgroups_per_dimension as usize;
-        let subgroup_fits = ctx.subgroup_kernels_run() && self.l <= 8 * SUBGROUP_CHUNK;
-        match layout {
-            CtcLayout::Workgroup if self.n <= max_groups => CtcLayout::Workgroup,
-            CtcLayout::Subgroup if self.n <= max_groups && subgroup_fits => CtcLayout::Subgroup,
-            CtcLayout::Auto if self.n <= max_groups => {
-                let software = matches!(ctx.adapter_info().device_type, wgpu::DeviceType::Cpu);
-                if !software {
-                    CtcLayout::Workgroup
-                } else if subgroup_fits {
-                    CtcLayout::Subgroup
-                } else {
-                    CtcLayout::Serial
-                }
-            }
-            _ => CtcLayout::Serial,
-        }
+        resolve_layout(self.meta.context(), layout, self.n, self.l)
     }
 
     /// Frames per dispatch so that frames × positions per invocation ≤ MAX_LOOP.
@@ -286,6 +281,32 @@ pub struct CtcForward {
     /// (T, N) logsumexp of each logits row when `fused_logits` (else a
     /// one-element stand-in for the binding).
     pub row_lse: Tensor,
+}
+
+/// The layout `layout` runs as for `n` utterances of `l` label positions
+/// (2·S + 1) on `ctx`: `Auto` takes the workgroup layout on GPUs, and on
+/// software adapters the subgroup one where it fits, else serial; a
+/// layout that cannot run (too many utterances for one grid dimension, no
+/// subgroups of 8, L over 8·[`SUBGROUP_CHUNK`]) runs serial. `kairo info`
+/// prints this rule's answer.
+pub fn resolve_layout(ctx: &Context, layout: CtcLayout, n: usize, l: usize) -> CtcLayout {
+    let max_groups = ctx.limits().max_compute_workgroups_per_dimension as usize;
+    let subgroup_fits = ctx.subgroup_kernels_run() && l <= 8 * SUBGROUP_CHUNK;
+    match layout {
+        CtcLayout::Workgroup if n <= max_groups => CtcLayout::Workgroup,
+        CtcLayout::Subgroup if n <= max_groups && subgroup_fits => CtcLayout::Subgroup,
+        CtcLayout::Auto if n <= max_groups => {
+            let software = matches!(ctx.adapter_info().device_type, wgpu::DeviceType::Cpu);
+            if !software {
+                CtcLayout::Workgroup
+            } else if subgroup_fits {
+                CtcLayout::Subgroup
+            } else {
+                CtcLayout::Serial
+            }
+        }
+        _ => CtcLayout::Serial,
+    }
 }
 
 /// The forward recursion for `input` (T, N, C): log-probabilities, or
@@ -406,17 +427,23 @@ pub fn ctc_backward(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u3
     Ok(grad)
 }
 
+/// The entry point that computes the gradient in `layout` (its `*_packed`
+/// sibling runs where the device allows fewer storage buffers than it binds).
+pub fn gradient_entry(layout: CtcLayout) -> &'static Entry {
+    match layout {
+        CtcLayout::Workgroup => &kernel::CTC_GRAD,
+        CtcLayout::Subgroup => &ctc_subgroup::CTC_BETA_GRAD_SUBGROUP,
+        CtcLayout::Serial | CtcLayout::Auto => &kernel::CTC_BETA_GRAD_SERIAL,
+    }
+}
+
 /// On a device with fewer storage buffers per stage than `fwd.layout`'s
 /// gradient entry binds (9 or 10; WebGPU's default limit is 8): nll and
 /// g·scale packed into one (2N,) buffer for the `*_packed` entries, which
 /// compute the same values from it. `None` where the entry fits.
 fn pack_weights(batch: &CtcBatch, fwd: &CtcForward, g: &Tensor, g_stride: u32, scale: &Tensor) -> Result<Option<Tensor>> {
     let ctx = fwd.input.context();
-    let entry = match fwd.layout {
-        CtcLayout::Workgroup => &kernel::CTC_GRAD,
-        CtcLayout::Subgroup => &ctc_subgroup::CTC_BETA_GRAD_SUBGROUP,
-        CtcLayout::Serial | CtcLayout::Auto => &kernel::CTC_BETA_GRAD_SERIAL,
-    };
+    let entry = gradient_entry(fwd.layout);
     if entry.storage_buffers() <= ctx.limits().max_storage_buffers_per_shader_stage {
         return Ok(None);
     }

@@ -6,7 +6,7 @@
 use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::kernels::contract::{self, Requirements};
 use kairo::nn::rnn::CellKind;
-use kairo::ops::ctc::SUBGROUP_CHUNK;
+use kairo::ops::ctc::{self, CtcLayout, SUBGROUP_CHUNK};
 use kairo::{Context, Result};
 
 /// The hidden size the recurrent-step line asks about (`kairo train seq`'s default).
@@ -146,33 +146,29 @@ fn print_recurrent(ctx: &Context) {
     );
 }
 
-/// CTC's β-pass layout for `CtcLayout::Auto` (as `CtcBatch::resolve` in
-/// src/ops/ctc.rs picks it) and whether its gradient entry takes packed weights.
+/// CTC's β-pass layout for `CtcLayout::Auto` (`ops::ctc::resolve_layout`)
+/// at short and long targets, and whether its gradient entry takes packed weights.
 fn print_ctc(ctx: &Context) {
-    let software = matches!(ctx.adapter_info().device_type, wgpu::DeviceType::Cpu);
-    let subgroup = ctx.subgroup_kernels_run();
-    let serial = &kairo::kernels::ctc::CTC_BETA_GRAD_SERIAL;
-    let (layout, entry) = if !software {
-        ("workgroup (64 lanes per utterance)".to_string(), &kairo::kernels::ctc::CTC_GRAD)
-    } else if subgroup {
-        let max = 8 * SUBGROUP_CHUNK;
-        let layout = format!("subgroup (8 lanes per utterance) up to {max} label positions, serial beyond");
-        (layout, &kairo::kernels::ctc_subgroup::CTC_BETA_GRAD_SUBGROUP)
-    } else {
-        ("serial (one invocation per utterance)".to_string(), serial)
-    };
     let max = ctx.limits().max_storage_buffers_per_shader_stage;
-    let packed = |e: &kairo::kernels::Entry| {
+    let describe = |l: usize| {
+        let layout = ctc::resolve_layout(ctx, CtcLayout::Auto, 1, l);
+        let e = ctc::gradient_entry(layout);
         let n = e.storage_buffers();
-        if n <= max {
-            format!("{} binds {n} storage buffers ≤ {max}", e.name)
+        let grad = if n <= max {
+            format!("{} ({n} storage buffers)", e.name)
         } else {
             let instead = contract::FALLBACKS.iter().find(|f| f.1 == e.name).map_or("?", |f| f.2);
-            format!("{} would bind {n} > {max} storage buffers: packed weights, {instead}", e.name)
-        }
+            format!("{instead} ({} binds {n} > {max}: packed weights)", e.name)
+        };
+        format!("{} layout, gradient {grad}", layout.name())
     };
-    let beyond = if software && subgroup { format!("; beyond that {}", packed(serial)) } else { String::new() };
-    println!("  CTC β pass: {layout}; gradient {}{beyond}", packed(entry));
+    let long = 8 * SUBGROUP_CHUNK + 1;
+    let (short, beyond) = (describe(long - 1), describe(long));
+    if short == beyond {
+        println!("  CTC β pass: {short}");
+    } else {
+        println!("  CTC β pass: up to {} label positions {short}; beyond, {beyond}", long - 1);
+    }
 }
 
 /// Entry points over the opened limits: each with the fallback that runs, or the limit it breaks.
