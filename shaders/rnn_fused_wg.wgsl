@@ -4,18 +4,20 @@
 // layout) without subgroup operations, in 64-invocation workgroups, so it
 // runs on every adapter: GL, 4-lane and 32/64-lane subgroups alike.
 //
-// A workgroup is (8, 8) invocations over a tile of 32 batch rows: x picks
-// the invocation's units, y its 4 batch rows (rows m0 + 4y … m0 + 4y + 3).
+// A workgroup is (16, 4) invocations over a tile of 32 batch rows: x picks
+// the invocation's units, y its 8 batch rows (rows m0 + 8y … m0 + 8y + 7).
 // The product's A rows for the tile (h_{t-1} forward, dG_{t+1} backward)
 // go through workgroup memory in K slices of 16 vec4 chunks (32 × 16 × 16 B
 // = 8 KiB), a barrier either side of each slice; W_hh is read straight from
 // storage (each invocation its own columns).
-//   forward: each invocation holds, for its 4 rows, every gate's
+//   forward: each invocation holds, for its 8 rows, every gate's
 //     pre-activation of 4 hidden units (the 4-unit block u0 of each gate's
 //     rows of W_hh, as rnn_fused.wgsl's lanes do) and applies the cell in
-//     the epilogue; 32 units per workgroup (grid x = ceil(H / 32)).
-//   backward: dh = dG_{t+1}·W_hh for 8 units × 4 rows per invocation, then
-//     the cell's backward; 64 units per workgroup (grid x = ceil(H / 64)).
+//     the epilogue; 64 units per workgroup (grid x = ceil(H / 64)).
+//   backward: dh = dG_{t+1}·W_hh for 8 units × 8 rows per invocation, then
+//     the cell's backward; 128 units per workgroup (grid x = ceil(H / 128)).
+// (8 rows per invocation, not 4: each W_hh load feeds twice the products,
+// which halved the time on llvmpipe, where every load is a gather.)
 //     mode 1 writes dh_0 = dG_0·W_hh (+ z_0⊙dh_0 for GRU) instead.
 // Rows past B and chunks past K are clamped on load (they feed only outputs
 // that are skipped); the K loops have no branches (SwiftShader's compiler).
@@ -309,142 +311,180 @@ fn gru_brows_dh0_in_carry(m: u32, u0: u32, c: mat4x4<f32>) {
     gru_bcell_dh0_in_carry(m + 3u, u0, c[3]);
 }
 
-// lstm_wg_forward: per invocation 4 rows × 4 units × 4 gates; 32 rows × 32 units per workgroup.
-@compute @workgroup_size(8, 8, 1)
+// lstm_wg_forward: per invocation 8 rows × 4 units × 4 gates; 32 rows × 64 units per workgroup.
+@compute @workgroup_size(16, 4, 1)
 fn lstm_wg_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m0 = wid.y * 32u;
-    let u0 = wid.x * 32u + l.x * 4u;
+    let r0 = 8u * l.y;
+    let u0 = wid.x * 64u + l.x * 4u;
     let uc = min(u0, p.hidden - 4u);
-    var ci = mat4x4<f32>(); var cf = mat4x4<f32>(); var cg = mat4x4<f32>(); var co = mat4x4<f32>();
+    var i0 = mat4x4<f32>(); var i1 = mat4x4<f32>(); var f0 = mat4x4<f32>(); var f1 = mat4x4<f32>(); var g0 = mat4x4<f32>(); var g1 = mat4x4<f32>(); var o0 = mat4x4<f32>(); var o1 = mat4x4<f32>();
     for (var k0 = 0u; k0 < p.kchunks; k0 += KS) {
         stage_h(lid, m0, k0);
         workgroupBarrier();
         let kn = min(KS, p.kchunks - k0);
         for (var kk = 0u; kk < kn; kk++) {
-            let a = tile_rows(4u * l.y, kk);
+            let a0 = tile_rows(r0, kk);
+            let a1 = tile_rows(r0 + 4u, kk);
             let kc = k0 + kk;
-            ci += load_wt(kc, uc) * a;
-            cf += load_wt(kc, p.hidden + uc) * a;
-            cg += load_wt(kc, 2u * p.hidden + uc) * a;
-            co += load_wt(kc, 3u * p.hidden + uc) * a;
+            let bi = load_wt(kc, uc);
+            i0 += bi * a0; i1 += bi * a1;
+            let bf = load_wt(kc, p.hidden + uc);
+            f0 += bf * a0; f1 += bf * a1;
+            let bg = load_wt(kc, 2u * p.hidden + uc);
+            g0 += bg * a0; g1 += bg * a1;
+            let bo = load_wt(kc, 3u * p.hidden + uc);
+            o0 += bo * a0; o1 += bo * a1;
         }
         workgroupBarrier();
     }
-    lstm_rows(m0 + 4u * l.y, u0, ci, cf, cg, co);
+    lstm_rows(m0 + r0, u0, i0, f0, g0, o0);
+    lstm_rows(m0 + r0 + 4u, u0, i1, f1, g1, o1);
 }
 
 // lstm_wg_forward_h0_in_hprev: lstm_wg_forward without h0 (h_0 in row 0 of hprev).
-@compute @workgroup_size(8, 8, 1)
+@compute @workgroup_size(16, 4, 1)
 fn lstm_wg_forward_h0_in_hprev(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m0 = wid.y * 32u;
-    let u0 = wid.x * 32u + l.x * 4u;
+    let r0 = 8u * l.y;
+    let u0 = wid.x * 64u + l.x * 4u;
     let uc = min(u0, p.hidden - 4u);
-    var ci = mat4x4<f32>(); var cf = mat4x4<f32>(); var cg = mat4x4<f32>(); var co = mat4x4<f32>();
+    var i0 = mat4x4<f32>(); var i1 = mat4x4<f32>(); var f0 = mat4x4<f32>(); var f1 = mat4x4<f32>(); var g0 = mat4x4<f32>(); var g1 = mat4x4<f32>(); var o0 = mat4x4<f32>(); var o1 = mat4x4<f32>();
     for (var k0 = 0u; k0 < p.kchunks; k0 += KS) {
         stage_h_hprev0(lid, m0, k0);
         workgroupBarrier();
         let kn = min(KS, p.kchunks - k0);
         for (var kk = 0u; kk < kn; kk++) {
-            let a = tile_rows(4u * l.y, kk);
+            let a0 = tile_rows(r0, kk);
+            let a1 = tile_rows(r0 + 4u, kk);
             let kc = k0 + kk;
-            ci += load_wt(kc, uc) * a;
-            cf += load_wt(kc, p.hidden + uc) * a;
-            cg += load_wt(kc, 2u * p.hidden + uc) * a;
-            co += load_wt(kc, 3u * p.hidden + uc) * a;
+            let bi = load_wt(kc, uc);
+            i0 += bi * a0; i1 += bi * a1;
+            let bf = load_wt(kc, p.hidden + uc);
+            f0 += bf * a0; f1 += bf * a1;
+            let bg = load_wt(kc, 2u * p.hidden + uc);
+            g0 += bg * a0; g1 += bg * a1;
+            let bo = load_wt(kc, 3u * p.hidden + uc);
+            o0 += bo * a0; o1 += bo * a1;
         }
         workgroupBarrier();
     }
-    lstm_rows_h0_in_hprev(m0 + 4u * l.y, u0, ci, cf, cg, co);
+    lstm_rows_h0_in_hprev(m0 + r0, u0, i0, f0, g0, o0);
+    lstm_rows_h0_in_hprev(m0 + r0 + 4u, u0, i1, f1, g1, o1);
 }
 
-// gru_wg_forward: per invocation 4 rows × 4 units × 3 gates; 32 rows × 32 units per workgroup.
-@compute @workgroup_size(8, 8, 1)
+// gru_wg_forward: per invocation 8 rows × 4 units × 3 gates; 32 rows × 64 units per workgroup.
+@compute @workgroup_size(16, 4, 1)
 fn gru_wg_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m0 = wid.y * 32u;
-    let u0 = wid.x * 32u + l.x * 4u;
+    let r0 = 8u * l.y;
+    let u0 = wid.x * 64u + l.x * 4u;
     let uc = min(u0, p.hidden - 4u);
-    var cr = mat4x4<f32>(); var cz = mat4x4<f32>(); var cn = mat4x4<f32>();
+    var cr0 = mat4x4<f32>(); var cr1 = mat4x4<f32>(); var cz0 = mat4x4<f32>(); var cz1 = mat4x4<f32>(); var cn0 = mat4x4<f32>(); var cn1 = mat4x4<f32>();
     for (var k0 = 0u; k0 < p.kchunks; k0 += KS) {
         stage_h(lid, m0, k0);
         workgroupBarrier();
         let kn = min(KS, p.kchunks - k0);
         for (var kk = 0u; kk < kn; kk++) {
-            let a = tile_rows(4u * l.y, kk);
+            let a0 = tile_rows(r0, kk);
+            let a1 = tile_rows(r0 + 4u, kk);
             let kc = k0 + kk;
-            cr += load_wt(kc, uc) * a;
-            cz += load_wt(kc, p.hidden + uc) * a;
-            cn += load_wt(kc, 2u * p.hidden + uc) * a;
+            let br_ = load_wt(kc, uc);
+            cr0 += br_ * a0; cr1 += br_ * a1;
+            let bz_ = load_wt(kc, p.hidden + uc);
+            cz0 += bz_ * a0; cz1 += bz_ * a1;
+            let bn_ = load_wt(kc, 2u * p.hidden + uc);
+            cn0 += bn_ * a0; cn1 += bn_ * a1;
         }
         workgroupBarrier();
     }
-    gru_rows(m0 + 4u * l.y, u0, cr, cz, cn);
+    gru_rows(m0 + r0, u0, cr0, cz0, cn0);
+    gru_rows(m0 + r0 + 4u, u0, cr1, cz1, cn1);
 }
 
-// lstm_wg_backward: per invocation 4 rows × 8 units; 32 rows × 64 units per workgroup; K = 4H.
-@compute @workgroup_size(8, 8, 1)
+// lstm_wg_backward: per invocation 8 rows × 8 units; 32 rows × 128 units per workgroup; K = 4H.
+@compute @workgroup_size(16, 4, 1)
 fn lstm_wg_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m0 = wid.y * 32u;
-    let n0 = wid.x * 64u + l.x * 8u;
+    let r0 = 8u * l.y;
+    let n0 = wid.x * 128u + l.x * 8u;
     let nc0 = min(n0, p.hidden - 4u);
     let nc1 = min(n0 + 4u, p.hidden - 4u);
-    var c0m = mat4x4<f32>(); var c1m = mat4x4<f32>();
+    var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>();
     for (var k0 = 0u; k0 < p.kchunks; k0 += KS) {
         stage_dg(lid, m0, k0);
         workgroupBarrier();
         let kn = min(KS, p.kchunks - k0);
         for (var kk = 0u; kk < kn; kk++) {
-            let a = tile_rows(4u * l.y, kk);
-            c0m += load_w(k0 + kk, nc0) * a;
-            c1m += load_w(k0 + kk, nc1) * a;
+            let a0 = tile_rows(r0, kk);
+            let a1 = tile_rows(r0 + 4u, kk);
+            let kc = k0 + kk;
+            let b0 = load_w(kc, nc0);
+            let b1 = load_w(kc, nc1);
+            c00 += b0 * a0; c01 += b1 * a0; c10 += b0 * a1; c11 += b1 * a1;
         }
         workgroupBarrier();
     }
-    lstm_brows(m0 + 4u * l.y, n0, c0m);
-    lstm_brows(m0 + 4u * l.y, n0 + 4u, c1m);
+    lstm_brows(m0 + r0, n0, c00);
+    lstm_brows(m0 + r0, n0 + 4u, c01);
+    lstm_brows(m0 + r0 + 4u, n0, c10);
+    lstm_brows(m0 + r0 + 4u, n0 + 4u, c11);
 }
 
-// gru_wg_backward: per invocation 4 rows × 8 units; 32 rows × 64 units per workgroup; K = 3H.
-@compute @workgroup_size(8, 8, 1)
+// gru_wg_backward: per invocation 8 rows × 8 units; 32 rows × 128 units per workgroup; K = 3H.
+@compute @workgroup_size(16, 4, 1)
 fn gru_wg_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m0 = wid.y * 32u;
-    let n0 = wid.x * 64u + l.x * 8u;
+    let r0 = 8u * l.y;
+    let n0 = wid.x * 128u + l.x * 8u;
     let nc0 = min(n0, p.hidden - 4u);
     let nc1 = min(n0 + 4u, p.hidden - 4u);
-    var c0m = mat4x4<f32>(); var c1m = mat4x4<f32>();
+    var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>();
     for (var k0 = 0u; k0 < p.kchunks; k0 += KS) {
         stage_dghh(lid, m0, k0);
         workgroupBarrier();
         let kn = min(KS, p.kchunks - k0);
         for (var kk = 0u; kk < kn; kk++) {
-            let a = tile_rows(4u * l.y, kk);
-            c0m += load_w(k0 + kk, nc0) * a;
-            c1m += load_w(k0 + kk, nc1) * a;
+            let a0 = tile_rows(r0, kk);
+            let a1 = tile_rows(r0 + 4u, kk);
+            let kc = k0 + kk;
+            let b0 = load_w(kc, nc0);
+            let b1 = load_w(kc, nc1);
+            c00 += b0 * a0; c01 += b1 * a0; c10 += b0 * a1; c11 += b1 * a1;
         }
         workgroupBarrier();
     }
-    gru_brows(m0 + 4u * l.y, n0, c0m);
-    gru_brows(m0 + 4u * l.y, n0 + 4u, c1m);
+    gru_brows(m0 + r0, n0, c00);
+    gru_brows(m0 + r0, n0 + 4u, c01);
+    gru_brows(m0 + r0 + 4u, n0, c10);
+    gru_brows(m0 + r0 + 4u, n0 + 4u, c11);
 }
 
 // gru_wg_backward_dh0_in_carry: gru_wg_backward without dh0 (mode 1 writes the carry).
-@compute @workgroup_size(8, 8, 1)
+@compute @workgroup_size(16, 4, 1)
 fn gru_wg_backward_dh0_in_carry(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m0 = wid.y * 32u;
-    let n0 = wid.x * 64u + l.x * 8u;
+    let r0 = 8u * l.y;
+    let n0 = wid.x * 128u + l.x * 8u;
     let nc0 = min(n0, p.hidden - 4u);
     let nc1 = min(n0 + 4u, p.hidden - 4u);
-    var c0m = mat4x4<f32>(); var c1m = mat4x4<f32>();
+    var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>();
     for (var k0 = 0u; k0 < p.kchunks; k0 += KS) {
         stage_dghh(lid, m0, k0);
         workgroupBarrier();
         let kn = min(KS, p.kchunks - k0);
         for (var kk = 0u; kk < kn; kk++) {
-            let a = tile_rows(4u * l.y, kk);
-            c0m += load_w(k0 + kk, nc0) * a;
-            c1m += load_w(k0 + kk, nc1) * a;
+            let a0 = tile_rows(r0, kk);
+            let a1 = tile_rows(r0 + 4u, kk);
+            let kc = k0 + kk;
+            let b0 = load_w(kc, nc0);
+            let b1 = load_w(kc, nc1);
+            c00 += b0 * a0; c01 += b1 * a0; c10 += b0 * a1; c11 += b1 * a1;
         }
         workgroupBarrier();
     }
-    gru_brows_dh0_in_carry(m0 + 4u * l.y, n0, c0m);
-    gru_brows_dh0_in_carry(m0 + 4u * l.y, n0 + 4u, c1m);
+    gru_brows_dh0_in_carry(m0 + r0, n0, c00);
+    gru_brows_dh0_in_carry(m0 + r0, n0 + 4u, c01);
+    gru_brows_dh0_in_carry(m0 + r0 + 4u, n0, c10);
+    gru_brows_dh0_in_carry(m0 + r0 + 4u, n0 + 4u, c11);
 }

@@ -3,8 +3,8 @@
 //! layer, forward and backward, the product with W_hh and the cell in one
 //! kernel) without subgroup operations, in 64-invocation workgroups with the
 //! product's A rows staged through workgroup memory; it runs on every
-//! adapter. Same params, bindings, tiles and grids as `kernels::rnn_fused`
-//! (its [`Sweep`] and [`Grads`] are reused); H a multiple of 4.
+//! adapter. Same params and bindings as `kernels::rnn_fused` (its [`Params`],
+//! [`Sweep`] and [`Grads`] are reused); twice its units per workgroup; H a multiple of 4.
 //! `nn::rnn_fused` decides when and runs the sweeps.
 
 use super::{record, Contract, Entry, Slot};
@@ -18,9 +18,9 @@ pub const KERNEL: &str = "rnn_fused_wg";
 /// Batch rows per workgroup (the grid's y), forward and backward.
 pub const ROW_TILE: usize = 32;
 /// Hidden units per workgroup of the forward (the grid's x).
-pub const FORWARD_UNIT_TILE: usize = 32;
+pub const FORWARD_UNIT_TILE: usize = 64;
 /// Hidden units per workgroup of the backward (the grid's x).
-pub const BACKWARD_UNIT_TILE: usize = 64;
+pub const BACKWARD_UNIT_TILE: usize = 128;
 
 /// `Params` in shaders/rnn_fused_wg.wgsl: the same block as rnn_fused.wgsl's.
 pub use super::rnn_fused::Params;
@@ -56,20 +56,20 @@ pub const CARRY: Slot = Slot::read_write("carry", 13);
 /// `dh0`: (B, H), mode 1's output.
 pub const DH0: Slot = Slot::read_write("dh0", 14);
 
-/// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 32 units per 64-invocation workgroup.
+/// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup.
 pub const LSTM_WG_FORWARD: Entry =
     Entry { name: "lstm_wg_forward", slots: &[P, XW, W, BHH, H0, C0, OUT, HPREV, ACT, AUX] };
 /// [`LSTM_WG_FORWARD`] less `h0` (8 storage buffers, WebGPU's default
 /// limit; the original binds 9): row 0 of `hprev` must already hold h_0.
 pub const LSTM_WG_FORWARD_H0_IN_HPREV: Entry =
     Entry { name: "lstm_wg_forward_h0_in_hprev", slots: &[P, XW, W, BHH, C0, OUT, HPREV, ACT, AUX] };
-/// GRU step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 32 units per 64-invocation workgroup.
+/// GRU step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup.
 pub const GRU_WG_FORWARD: Entry =
     Entry { name: "gru_wg_forward", slots: &[P, XW, W, BHH, H0, OUT, HPREV, ACT, AUX] };
-/// LSTM backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 64 units per 64-invocation workgroup.
+/// LSTM backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 128 units per 64-invocation workgroup.
 pub const LSTM_WG_BACKWARD: Entry =
     Entry { name: "lstm_wg_backward", slots: &[P, W, C0, ACT, AUX, DY, DG, CARRY, DH0] };
-/// GRU backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 64 units per 64-invocation workgroup.
+/// GRU backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 128 units per 64-invocation workgroup.
 pub const GRU_WG_BACKWARD: Entry =
     Entry { name: "gru_wg_backward", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY, DH0] };
 /// [`GRU_WG_BACKWARD`] less `dh0` (8 storage buffers, WebGPU's default
@@ -94,7 +94,7 @@ pub const CONTRACT: Contract = Contract {
 pub use super::rnn_fused::{Grads, Sweep};
 
 /// LSTM step `p.t` from xw (T, B, 4H), b_hh (4H,) and c0 (B, H), over
-/// [ceil(H / 32), ceil(B / 32), 1] workgroups.
+/// [ceil(H / 64), ceil(B / 32), 1] workgroups.
 pub fn record_lstm_wg_forward(
     ctx: &Context,
     p: &Params,
@@ -143,7 +143,7 @@ pub fn record_lstm_wg_forward_h0_in_hprev(
 }
 
 /// GRU step `p.t` from xw (T, B, 3H) and b_hh (3H,), over
-/// [ceil(H / 32), ceil(B / 32), 1] workgroups.
+/// [ceil(H / 64), ceil(B / 32), 1] workgroups.
 pub fn record_gru_wg_forward(
     ctx: &Context,
     p: &Params,
@@ -166,7 +166,7 @@ pub fn record_gru_wg_forward(
 }
 
 /// LSTM backward step `p.t` into dg (T, B, 4H) (mode 0) or dh_0 (mode 1),
-/// with c0 (B, H), over [ceil(H / 64), ceil(B / 32), 1] workgroups.
+/// with c0 (B, H), over [ceil(H / 128), ceil(B / 32), 1] workgroups.
 pub fn record_lstm_wg_backward(
     ctx: &Context,
     p: &Params,
@@ -189,7 +189,7 @@ pub fn record_lstm_wg_backward(
 }
 
 /// GRU backward step `p.t` into dg and the hidden-side dghh (T, B, 3H)
-/// (mode 0) or dh_0 (mode 1), over [ceil(H / 64), ceil(B / 32), 1] workgroups.
+/// (mode 0) or dh_0 (mode 1), over [ceil(H / 128), ceil(B / 32), 1] workgroups.
 pub fn record_gru_wg_backward(
     ctx: &Context,
     p: &Params,

@@ -196,7 +196,7 @@ fn params(s: &SweepState, t: usize, kchunks: usize, mode: u32, src: usize) -> Re
     })
 }
 
-/// [ceil(H / unit_tile), ceil(B / 32), 1] workgroups (both kernels' tiles).
+/// [ceil(H / unit_tile), ceil(B / 32), 1] workgroups (both kernels tile 32 rows).
 fn groups(s: &SweepState, unit_tile: usize) -> Result<[u32; 3]> {
     let rows = as_u32(OP, "row tiles", s.batch.div_ceil(rnn_fused::ROW_TILE))?;
     Ok([as_u32(OP, "unit tiles", s.hidden.div_ceil(unit_tile))?, rows, 1])
@@ -219,7 +219,8 @@ fn gru_dh0_in_carry(s: &SweepState) -> bool {
 /// (G·H,): T dispatches of `s.step`'s kernel, step t reading step t−1's output.
 pub(crate) fn forward_sweep_fused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<()> {
     let (ctx, sweep) = (s.out.context(), launcher_sweep(s, w_hh)?);
-    let groups = groups(s, rnn_fused::FORWARD_UNIT_TILE)?;
+    let tile = if s.step == StepKernel::Workgroup { rnn_fused_wg::FORWARD_UNIT_TILE } else { rnn_fused::FORWARD_UNIT_TILE };
+    let groups = groups(s, tile)?;
     let h0_in_hprev = lstm_h0_in_hprev(s);
     if h0_in_hprev {
         s.copy_h0_into_hprev();
@@ -247,8 +248,8 @@ pub(crate) fn forward_sweep_fused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, b_
 /// Records one backward dispatch of `s.step`'s kernel with params `p`.
 fn record_backward(s: &SweepState, p: &Params, sweep: &Sweep, g: &Grads, dghh: &Tensor, dh0_in_carry: bool) -> Result<()> {
     let ctx = s.out.context();
-    let groups = groups(s, rnn_fused::BACKWARD_UNIT_TILE)?;
     let wg = s.step == StepKernel::Workgroup;
+    let groups = groups(s, if wg { rnn_fused_wg::BACKWARD_UNIT_TILE } else { rnn_fused::BACKWARD_UNIT_TILE })?;
     match &s.gates {
         Gates::Lstm { c0, .. } if wg => rnn_fused_wg::record_lstm_wg_backward(ctx, p, sweep, c0, g, groups),
         Gates::Gru { .. } if wg && dh0_in_carry => rnn_fused_wg::record_gru_wg_backward_dh0_in_carry(ctx, p, sweep, g, dghh, groups),
