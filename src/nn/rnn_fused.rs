@@ -128,21 +128,30 @@ pub fn step_kernel(ctx: &Context, kind: CellKind, hidden: usize) -> StepKernel {
     }
 }
 
-/// The rule, from the adapter's features, subgroup sizes, device type and
-/// limits (never its name):
-/// * CPU adapters (lavapipe, llvmpipe GL, SwiftShader), where it was
-///   measured (see the report of issue 12): Workgroup wherever it fits —
-///   TODO(measure) set from `kairo bench --only rnn` with KAIRO_RNN_STEP=all.
-/// * Other device types (real GPUs, 32/64-lane subgroups, on which nothing
-///   could be measured here): Workgroup, whose 64-invocation workgroups fill
-///   a warp where Subgroup8's 8 use a quarter of one; unmeasured.
+/// The rule, from the adapter's device type, subgroup sizes (via
+/// [`Context::subgroup_kernels_run`]) and limits, never its name. Set from
+/// `KAIRO_RNN_STEP=all kairo bench --only rnn` (T 50, B 32, I 128, H 256;
+/// wall time on a shared 2-core machine, so noisy; figures in issue 12):
+/// * CPU adapters where Subgroup8 runs: Subgroup8. On lavapipe at 8 and 32
+///   lanes it was the fastest (LSTM forward ~100 ms vs ~235 ms workgroup
+///   and ~90–135 ms unfused; training step ~340 ms vs ~540–600 ms and
+///   ~355 ms): there the 8-lane broadcast shares A and W_hh loads over 32
+///   rows, and every load is a gather.
+/// * CPU adapters without it: Workgroup. Ahead of the unfused path on
+///   lavapipe at 4 lanes (LSTM step ~765 vs ~950 ms, GRU ~560 vs ~670 ms)
+///   and level or ahead on llvmpipe GL (GRU step ~645 vs ~820 ms, LSTM
+///   level); behind on SwiftShader (forward ~1.3× the unfused time, the
+///   step level to 1.6×), which nothing in its adapter properties tells
+///   apart from lavapipe at 4 lanes, so it is not singled out.
+/// * Other device types (real GPUs, 32/64-lane subgroups): Workgroup,
+///   unmeasured — nothing here has one. Its 64-invocation workgroups fill a
+///   warp or wave where Subgroup8's 8 invocations use a quarter of one.
 /// * Unfused where neither fused kernel runs (the tanh RNN, H not a
 ///   multiple of 4, limits below WebGPU's defaults).
 pub fn step_kernel_rule(ctx: &Context, kind: CellKind, hidden: usize) -> StepKernel {
-    [StepKernel::Workgroup, StepKernel::Subgroup8]
-        .into_iter()
-        .find(|k| k.runs(ctx, kind, hidden))
-        .unwrap_or(StepKernel::Unfused)
+    let cpu = ctx.adapter_info().device_type == wgpu::DeviceType::Cpu;
+    let order = if cpu { [StepKernel::Subgroup8, StepKernel::Workgroup] } else { [StepKernel::Workgroup, StepKernel::Subgroup8] };
+    order.into_iter().find(|k| k.runs(ctx, kind, hidden)).unwrap_or(StepKernel::Unfused)
 }
 
 /// Whether a `kind` layer of width `hidden` runs fused on `ctx` (one
