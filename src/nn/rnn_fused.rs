@@ -131,18 +131,19 @@ pub fn step_kernel(ctx: &Context, kind: CellKind, hidden: usize) -> StepKernel {
 /// The rule, from the adapter's device type, subgroup sizes (via
 /// [`Context::subgroup_kernels_run`]) and limits, never its name. Set from
 /// `KAIRO_RNN_STEP=all kairo bench --only rnn` (T 50, B 32, I 128, H 256;
-/// wall time on a shared 2-core machine, so noisy; figures in issue 12):
-/// * CPU adapters where Subgroup8 runs: Subgroup8. On lavapipe at 8 and 32
-///   lanes it was the fastest (LSTM forward ~100 ms vs ~235 ms workgroup
-///   and ~90–135 ms unfused; training step ~340 ms vs ~540–600 ms and
-///   ~355 ms): there the 8-lane broadcast shares A and W_hh loads over 32
-///   rows, and every load is a gather.
-/// * CPU adapters without it: Workgroup. Ahead of the unfused path on
-///   lavapipe at 4 lanes (LSTM step ~765 vs ~950 ms, GRU ~560 vs ~670 ms)
-///   and level or ahead on llvmpipe GL (GRU step ~645 vs ~820 ms, LSTM
-///   level); behind on SwiftShader (forward ~1.3× the unfused time, the
-///   step level to 1.6×), which nothing in its adapter properties tells
-///   apart from lavapipe at 4 lanes, so it is not singled out.
+/// wall time, median of 5, on a 2-core machine shared with other work, so
+/// noisy; forward / training step in ms, workgroup vs unfused):
+/// * CPU adapters where Subgroup8 runs: Subgroup8. On lavapipe at 8 lanes
+///   it was fastest or level (LSTM 77 / 154 vs workgroup 103 / 270 and
+///   unfused 76 / 217; GRU 44 / 130 vs 79 / 210 and 49 / 124), and ahead
+///   of the workgroup kernel at 32 lanes too: the 8-lane broadcast shares
+///   each A and W_hh load over 32 rows, and on a CPU every load is a gather.
+/// * CPU adapters without it: Workgroup. llvmpipe GL: LSTM 122 / 400 vs
+///   145 / 402, GRU 117 / 288 vs 148 / 354; lavapipe at 4 lanes: LSTM
+///   126 / 431 vs 145 / 404, GRU 101 / 294 vs 135 / 324. Behind on
+///   SwiftShader for LSTM (432 / 928 vs 325 / 810; GRU level, 251 / 645 vs
+///   244 / 624), which nothing in its adapter properties tells apart from
+///   lavapipe at 4 lanes, so it is not singled out.
 /// * Other device types (real GPUs, 32/64-lane subgroups): Workgroup,
 ///   unmeasured — nothing here has one. Its 64-invocation workgroups fill a
 ///   warp or wave where Subgroup8's 8 invocations use a quarter of one.
