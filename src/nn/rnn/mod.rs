@@ -144,8 +144,8 @@ pub struct Recurrent {
     /// (G·H,), named `bias_hh_l0`.
     pub bias_hh: Var,
     /// Run each step as one fused dispatch (shaders/rnn_fused.wgsl or
-    /// rnn_fused_wg.wgsl, [`rnn_fused::step_kernel`]) where it can (default); false keeps a matmul and a cell kernel
-    /// per step, the path adapters without subgroups take.
+    /// rnn_fused_wg.wgsl, [`rnn_fused::step_kernel`]) where it can
+    /// (default); false keeps a matmul and a cell kernel per step.
     pub fused: bool,
     /// Force the step kernel (None: [`rnn_fused::step_kernel`]'s choice,
     /// default); forward is an error where the forced one cannot run.
