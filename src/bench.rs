@@ -321,15 +321,30 @@ pub fn bench_dispatch_overhead(ctx: &Context, cfg: &BenchConfig, mut report: imp
 /// backward to every parameter. Wall time of the work plus its one submit
 /// and wait, median of `reps` (10 by default, as the figures) after
 /// a warm-up;
-/// `dispatches` is what one run records.
+/// `dispatches` is what one run records. The variant names the step kernel
+/// that ran (`nn::rnn_fused::StepKernel`: subgroup8, workgroup, unfused):
+/// the adapter's choice, or with `KAIRO_RNN_STEP=all` every one that runs
+/// here, side by side (rows of one name, one per kernel).
 pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
     use crate::autograd::{self, Var};
     use crate::nn::rnn::{CellKind, Recurrent};
+    use crate::nn::rnn_fused::{self, StepKernel};
     let RnnBenchShape { steps, batch, input, hidden } = cfg.rnn;
     let mut out = Vec::new();
-    for (kind, prefix) in [(CellKind::Lstm, "lstm"), (CellKind::Gru, "gru")] {
+    let every = rnn_fused::bench_every_step_kernel();
+    let kinds = [(CellKind::Lstm, "lstm"), (CellKind::Gru, "gru")];
+    let runs = kinds.into_iter().flat_map(|(kind, prefix)| {
+        let kernels: Vec<StepKernel> = if every {
+            StepKernel::ALL.into_iter().filter(|k| k.runs(ctx, kind, hidden)).collect()
+        } else {
+            vec![rnn_fused::step_kernel(ctx, kind, hidden)]
+        };
+        kernels.into_iter().map(move |k| (kind, prefix, k))
+    });
+    for (kind, prefix, kernel) in runs {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let layer = Recurrent::new(ctx, kind, input, hidden, &mut rng)?;
+        let mut layer = Recurrent::new(ctx, kind, input, hidden, &mut rng)?;
+        layer.step_kernel = Some(kernel);
         let x = Var::constant(random(ctx, &[steps, batch, input], 4)?);
         let forward = || -> Result<()> {
             crate::no_grad(|| layer.forward(&x, None, None).map(drop))?;
@@ -348,7 +363,7 @@ pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
         for (what, run) in runs {
             let t = measure(ctx, Clock::Wall, cfg.reps, true, run)?;
             let sizes = sizes_map(&[("T", steps), ("B", batch), ("I", input), ("H", hidden)]);
-            let r = BenchResult::timed(format!("{prefix}_{what}"), None, sizes, t);
+            let r = BenchResult::timed(format!("{prefix}_{what}"), Some(kernel.name().to_string()), sizes, t);
             report(&r);
             out.push(r);
         }

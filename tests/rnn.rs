@@ -156,6 +156,7 @@ fn gradients_of_every_input_match_finite_differences() {
                     bias_ih: v[3].clone(),
                     bias_hh: v[4].clone(),
                     fused,
+                    step_kernel: None,
                 };
                 let o = l.forward(&v[0], Some(&v[5]), v.get(6))?;
                 let y = autograd::binary(&o.output, &o.h_n, BinaryOp::Add)?;

@@ -207,6 +207,8 @@ pub static FALLBACKS: &[(&str, &str, &str)] = &[
     ("gru_cell", "gru_backward", "gru_backward_no_dghh"),
     ("rnn_fused", "lstm_fused_forward", "lstm_fused_forward_h0_in_hprev"),
     ("rnn_fused", "gru_fused_backward", "gru_fused_backward_dh0_in_carry"),
+    ("rnn_fused_wg", "lstm_wg_forward", "lstm_wg_forward_h0_in_hprev"),
+    ("rnn_fused_wg", "gru_wg_backward", "gru_wg_backward_dh0_in_carry"),
 ];
 
 fn block_uses_subgroups(module: &Module, block: &naga::Block, seen: &mut BTreeSet<naga::Handle<naga::Function>>) -> bool {

@@ -36,6 +36,7 @@ pub mod optim;
 pub mod reduce;
 pub mod rnn_cell;
 pub mod rnn_fused;
+pub mod rnn_fused_wg;
 pub mod rnn_layers;
 pub mod softmax;
 pub mod unfold_time;
@@ -76,6 +77,7 @@ pub static KERNELS: &[Kernel] = &[
     kernel!("rnn_layers"),
     kernel!("lookahead"),
     kernel!("rnn_fused"),
+    kernel!("rnn_fused_wg"),
     kernel!("unfold_time"),
     kernel!("ctc"),
     kernel!("conv"),
@@ -104,6 +106,7 @@ pub static CONTRACTS: &[&Contract] = &[
     &reduce::CONTRACT,
     &rnn_cell::CONTRACT,
     &rnn_fused::CONTRACT,
+    &rnn_fused_wg::CONTRACT,
     &rnn_layers::CONTRACT,
     &softmax::CONTRACT,
     &unfold_time::CONTRACT,

@@ -1,29 +1,185 @@
-//! The fused recurrent sweeps: one dispatch of shaders/rnn_fused.wgsl per
-//! time step, forward and backward, the product with W_hh and the cell in
-//! one kernel (see that file for the layout; `kernels::rnn_fused` records
-//! them). [`super::rnn::Recurrent`] routes LSTM and GRU layers here where the
-//! adapter has subgroups of at least 8 and H is a multiple of 4; elsewhere
-//! (GL, odd H, the tanh RNN) it runs a matmul and an elementwise cell kernel
-//! per step.
+//! The fused recurrent sweeps: one dispatch per time step, forward and
+//! backward, the product with W_hh and the cell in one kernel, in one of two
+//! kernels with the same buffers and layout (and the same tiles and grids):
 //!
-//! On a device with fewer storage buffers per stage than
-//! lstm_fused_forward or gru_fused_backward bind (9; WebGPU's default
-//! limit is 8), their `*_h0_in_hprev` / `*_dh0_in_carry` siblings run
-//! instead: the same arithmetic and still one dispatch per step, the LSTM's
-//! h0 copied into row 0 of hprev before the sweep.
+//! * [`StepKernel::Subgroup8`], shaders/rnn_fused.wgsl (`kernels::rnn_fused`):
+//!   8-invocation workgroups = one subgroup of 8 sharing A rows by
+//!   subgroupBroadcast; needs subgroups of at least 8 whose sizes all hold
+//!   the 8-invocation workgroup ([`Context::subgroup_kernels_run`]).
+//! * [`StepKernel::Workgroup`], shaders/rnn_fused_wg.wgsl
+//!   (`kernels::rnn_fused_wg`): 64-invocation workgroups sharing A rows
+//!   through workgroup memory; no subgroup operations, so it runs on every
+//!   adapter (GL, 4-lane subgroups, 32/64-lane GPUs).
+//!
+//! [`StepKernel::Unfused`] is the path of src/nn/rnn/sweep.rs: per step a
+//! matmul and an elementwise cell kernel (the tanh RNN and H not a multiple
+//! of 4 always take it). [`step_kernel`] is the rule that picks among them
+//! from the adapter; `Recurrent::step_kernel` forces one per layer and the
+//! environment variable `KAIRO_RNN_STEP=subgroup8|workgroup|unfused`
+//! (read once per process) overrides the rule wherever the named kernel
+//! can run (`KAIRO_RNN_STEP=all` leaves the rule alone and makes
+//! `kairo bench --only rnn` time every kernel that runs, side by side).
+//!
+//! On a device with fewer storage buffers per stage than the LSTM forward
+//! or the GRU backward bind (9; WebGPU's default limit is 8), their
+//! `*_h0_in_hprev` / `*_dh0_in_carry` siblings run instead: the same
+//! arithmetic and still one dispatch per step, the LSTM's h0 copied into
+//! row 0 of hprev before the sweep.
+
+use std::str::FromStr;
+use std::sync::OnceLock;
 
 use super::rnn::{fits, CellKind, GateGrads, Gates, SweepState};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::kernels::rnn_fused::{self, Grads, Params, Sweep};
+use crate::kernels::rnn_fused_wg;
 use crate::ops::as_u32;
 use crate::tensor::{DType, Tensor};
 
 const OP: &str = "fused recurrent sweep";
 
-/// Whether a `kind` layer of width `hidden` can run fused on `ctx`.
+/// Which kernel runs an LSTM/GRU layer's time steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StepKernel {
+    /// shaders/rnn_fused.wgsl: one subgroup of 8 per workgroup.
+    Subgroup8,
+    /// shaders/rnn_fused_wg.wgsl: 64 invocations sharing workgroup memory.
+    Workgroup,
+    /// A matmul and a cell dispatch per step (src/nn/rnn/sweep.rs).
+    Unfused,
+}
+
+impl StepKernel {
+    /// Every kernel, fused first.
+    pub const ALL: [StepKernel; 3] = [StepKernel::Subgroup8, StepKernel::Workgroup, StepKernel::Unfused];
+
+    /// `subgroup8`, `workgroup` or `unfused` (what `KAIRO_RNN_STEP` takes).
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKernel::Subgroup8 => "subgroup8",
+            StepKernel::Workgroup => "workgroup",
+            StepKernel::Unfused => "unfused",
+        }
+    }
+
+    /// Whether a step is one dispatch (the product and the cell fused).
+    pub fn is_fused(self) -> bool {
+        self != StepKernel::Unfused
+    }
+
+    /// Whether this kernel can run a `kind` layer of width `hidden` on `ctx`.
+    pub fn runs(self, ctx: &Context, kind: CellKind, hidden: usize) -> bool {
+        let fusable = matches!(kind, CellKind::Lstm | CellKind::Gru) && hidden >= 4 && hidden.is_multiple_of(4);
+        match self {
+            StepKernel::Subgroup8 => fusable && ctx.subgroup_kernels_run(),
+            StepKernel::Workgroup => fusable && workgroup_kernel_fits(ctx),
+            StepKernel::Unfused => true,
+        }
+    }
+}
+
+impl FromStr for StepKernel {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        StepKernel::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            Error::InvalidArgument(format!("unknown recurrent step kernel {s:?}: expected subgroup8, workgroup or unfused"))
+        })
+    }
+}
+
+/// Whether shaders/rnn_fused_wg.wgsl's entries fit `ctx`'s limits: 8 × 8
+/// invocations, 8 KiB of workgroup memory and (the smaller siblings) 8
+/// storage buffers, all within WebGPU's defaults.
+fn workgroup_kernel_fits(ctx: &Context) -> bool {
+    let l = ctx.limits();
+    l.max_compute_invocations_per_workgroup >= 64
+        && l.max_compute_workgroup_size_x >= 8
+        && l.max_compute_workgroup_size_y >= 8
+        && l.max_compute_workgroup_storage_size >= 8192
+        && fits(ctx, &rnn_fused_wg::GRU_WG_FORWARD)
+        && fits(ctx, &rnn_fused_wg::LSTM_WG_BACKWARD)
+}
+
+/// `KAIRO_RNN_STEP`, read once: Some(kernel) to force, None to keep the
+/// rule (unset, `all`, or a value that names no kernel, which is logged).
+fn env_override() -> Option<StepKernel> {
+    static ONCE: OnceLock<Option<StepKernel>> = OnceLock::new();
+    *ONCE.get_or_init(|| match std::env::var("KAIRO_RNN_STEP") {
+        Ok(v) if v == "all" => None,
+        Ok(v) => v.parse().map_err(|e| log::warn!("KAIRO_RNN_STEP ignored: {e}")).ok(),
+        Err(_) => None,
+    })
+}
+
+/// Whether `KAIRO_RNN_STEP=all` asks benchmarks to time every kernel that runs.
+pub fn bench_every_step_kernel() -> bool {
+    std::env::var("KAIRO_RNN_STEP").is_ok_and(|v| v == "all")
+}
+
+/// The kernel a `kind` layer of width `hidden` runs on `ctx` unless the
+/// layer forces one: `KAIRO_RNN_STEP`'s where it names one that runs here,
+/// else [`step_kernel_rule`]. Cheap (no device work).
+pub fn step_kernel(ctx: &Context, kind: CellKind, hidden: usize) -> StepKernel {
+    match env_override() {
+        Some(k) if k.runs(ctx, kind, hidden) => k,
+        _ => step_kernel_rule(ctx, kind, hidden),
+    }
+}
+
+/// The rule, from the adapter's device type, subgroup sizes (via
+/// [`Context::subgroup_kernels_run`]) and limits, never its name. Set from
+/// `KAIRO_RNN_STEP=all kairo bench --only rnn` (T 50, B 32, I 128, H 256;
+/// wall time, median of 5, on a 2-core machine shared with other work, so
+/// noisy; forward / training step in ms, workgroup vs unfused):
+/// * CPU adapters where Subgroup8 runs: Subgroup8. On lavapipe at 8 lanes
+///   it was fastest or level (LSTM 77 / 154 vs workgroup 103 / 270 and
+///   unfused 76 / 217; GRU 44 / 130 vs 79 / 210 and 49 / 124), and ahead
+///   of the workgroup kernel at 32 lanes too: the 8-lane broadcast shares
+///   each A and W_hh load over 32 rows, and on a CPU every load is a gather.
+/// * CPU adapters without it: Workgroup. llvmpipe GL: LSTM 122 / 400 vs
+///   145 / 402, GRU 117 / 288 vs 148 / 354; lavapipe at 4 lanes: LSTM
+///   126 / 431 vs 145 / 404, GRU 101 / 294 vs 135 / 324. Behind on
+///   SwiftShader for LSTM (432 / 928 vs 325 / 810; GRU level, 251 / 645 vs
+///   244 / 624), which nothing in its adapter properties tells apart from
+///   lavapipe at 4 lanes, so it is not singled out.
+/// * Other device types (real GPUs, 32/64-lane subgroups): Workgroup,
+///   unmeasured — nothing here has one. Its 64-invocation workgroups fill a
+///   warp or wave where Subgroup8's 8 invocations use a quarter of one.
+/// * Unfused where neither fused kernel runs (the tanh RNN, H not a
+///   multiple of 4, limits below WebGPU's defaults).
+pub fn step_kernel_rule(ctx: &Context, kind: CellKind, hidden: usize) -> StepKernel {
+    let cpu = ctx.adapter_info().device_type == wgpu::DeviceType::Cpu;
+    let order = if cpu { [StepKernel::Subgroup8, StepKernel::Workgroup] } else { [StepKernel::Workgroup, StepKernel::Subgroup8] };
+    order.into_iter().find(|k| k.runs(ctx, kind, hidden)).unwrap_or(StepKernel::Unfused)
+}
+
+/// Whether a `kind` layer of width `hidden` runs fused on `ctx` (one
+/// dispatch per step) unless the layer says otherwise.
 pub fn available(ctx: &Context, kind: CellKind, hidden: usize) -> bool {
-    matches!(kind, CellKind::Lstm | CellKind::Gru) && hidden.is_multiple_of(4) && ctx.subgroup_kernels_run()
+    step_kernel(ctx, kind, hidden).is_fused()
+}
+
+/// The kernel a layer runs: `forced` (an error where it cannot run here),
+/// else Unfused where `fused` is false, else [`step_kernel`].
+pub fn layer_step_kernel(
+    ctx: &Context,
+    kind: CellKind,
+    hidden: usize,
+    fused: bool,
+    forced: Option<StepKernel>,
+) -> Result<StepKernel> {
+    match forced {
+        Some(k) if k.runs(ctx, kind, hidden) => Ok(k),
+        Some(k) => Err(Error::InvalidArgument(format!(
+            "{kind:?} H={hidden}: the {} step kernel cannot run on {}",
+            k.name(),
+            ctx.describe()
+        ))),
+        None if !fused => Ok(StepKernel::Unfused),
+        None => Ok(step_kernel(ctx, kind, hidden)),
+    }
 }
 
 /// The launcher's view of `s` with W_hh (G·H, H); an error for the tanh
@@ -50,25 +206,45 @@ fn params(s: &SweepState, t: usize, kchunks: usize, mode: u32, src: usize) -> Re
     })
 }
 
-/// [ceil(H / unit_tile), ceil(B / 32), 1] workgroups.
+/// [ceil(H / unit_tile), ceil(B / 32), 1] workgroups (both kernels tile 32 rows).
 fn groups(s: &SweepState, unit_tile: usize) -> Result<[u32; 3]> {
     let rows = as_u32(OP, "row tiles", s.batch.div_ceil(rnn_fused::ROW_TILE))?;
     Ok([as_u32(OP, "unit tiles", s.hidden.div_ceil(unit_tile))?, rows, 1])
 }
 
+/// Whether the LSTM forward of `s`'s kernel must read h_0 from hprev (its
+/// 9-buffer entry is over the device's limit).
+fn lstm_h0_in_hprev(s: &SweepState) -> bool {
+    let entry = if s.step == StepKernel::Workgroup { &rnn_fused_wg::LSTM_WG_FORWARD } else { &rnn_fused::LSTM_FUSED_FORWARD };
+    matches!(s.gates, Gates::Lstm { .. }) && !fits(s.out.context(), entry)
+}
+
+/// Whether the GRU backward of `s`'s kernel must leave dh_0 in the carry.
+fn gru_dh0_in_carry(s: &SweepState) -> bool {
+    let entry = if s.step == StepKernel::Workgroup { &rnn_fused_wg::GRU_WG_BACKWARD } else { &rnn_fused::GRU_FUSED_BACKWARD };
+    matches!(s.gates, Gates::Gru { .. }) && !fits(s.out.context(), entry)
+}
+
 /// Records the forward from xw = x·W_ihᵀ + b_ih (T, B, G·H), W_hh and b_hh
-/// (G·H,): T dispatches, step t reading step t−1's output.
+/// (G·H,): T dispatches of `s.step`'s kernel, step t reading step t−1's output.
 pub(crate) fn forward_sweep_fused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<()> {
     let (ctx, sweep) = (s.out.context(), launcher_sweep(s, w_hh)?);
-    let groups = groups(s, rnn_fused::FORWARD_UNIT_TILE)?;
-    let lstm_h0_in_hprev = matches!(s.gates, Gates::Lstm { .. }) && !fits(ctx, &rnn_fused::LSTM_FUSED_FORWARD);
-    if lstm_h0_in_hprev {
+    let tile = if s.step == StepKernel::Workgroup { rnn_fused_wg::FORWARD_UNIT_TILE } else { rnn_fused::FORWARD_UNIT_TILE };
+    let groups = groups(s, tile)?;
+    let h0_in_hprev = lstm_h0_in_hprev(s);
+    if h0_in_hprev {
         s.copy_h0_into_hprev();
     }
+    let wg = s.step == StepKernel::Workgroup;
     for t in 0..s.steps {
         let p = params(s, t, s.hidden / 4, 0, 0)?;
         match &s.gates {
-            Gates::Lstm { c0, .. } if lstm_h0_in_hprev => {
+            Gates::Lstm { c0, .. } if wg && h0_in_hprev => {
+                rnn_fused_wg::record_lstm_wg_forward_h0_in_hprev(ctx, &p, &sweep, c0, xw, b_hh, groups)?
+            }
+            Gates::Lstm { c0, .. } if wg => rnn_fused_wg::record_lstm_wg_forward(ctx, &p, &sweep, c0, xw, b_hh, groups)?,
+            Gates::Gru { .. } if wg => rnn_fused_wg::record_gru_wg_forward(ctx, &p, &sweep, xw, b_hh, groups)?,
+            Gates::Lstm { c0, .. } if h0_in_hprev => {
                 rnn_fused::record_lstm_fused_forward_h0_in_hprev(ctx, &p, &sweep, c0, xw, b_hh, groups)?
             }
             Gates::Lstm { c0, .. } => rnn_fused::record_lstm_fused_forward(ctx, &p, &sweep, c0, xw, b_hh, groups)?,
@@ -77,6 +253,22 @@ pub(crate) fn forward_sweep_fused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, b_
         }
     }
     Ok(())
+}
+
+/// Records one backward dispatch of `s.step`'s kernel with params `p`.
+fn record_backward(s: &SweepState, p: &Params, sweep: &Sweep, g: &Grads, dghh: &Tensor, dh0_in_carry: bool) -> Result<()> {
+    let ctx = s.out.context();
+    let wg = s.step == StepKernel::Workgroup;
+    let groups = groups(s, if wg { rnn_fused_wg::BACKWARD_UNIT_TILE } else { rnn_fused::BACKWARD_UNIT_TILE })?;
+    match &s.gates {
+        Gates::Lstm { c0, .. } if wg => rnn_fused_wg::record_lstm_wg_backward(ctx, p, sweep, c0, g, groups),
+        Gates::Gru { .. } if wg && dh0_in_carry => rnn_fused_wg::record_gru_wg_backward_dh0_in_carry(ctx, p, sweep, g, dghh, groups),
+        Gates::Gru { .. } if wg => rnn_fused_wg::record_gru_wg_backward(ctx, p, sweep, g, dghh, groups),
+        Gates::Lstm { c0, .. } => rnn_fused::record_lstm_fused_backward(ctx, p, sweep, c0, g, groups),
+        Gates::Gru { .. } if dh0_in_carry => rnn_fused::record_gru_fused_backward_dh0_in_carry(ctx, p, sweep, g, dghh, groups),
+        Gates::Gru { .. } => rnn_fused::record_gru_fused_backward(ctx, p, sweep, g, dghh, groups),
+        Gates::Tanh => unreachable!("launcher_sweep refuses the tanh RNN"),
+    }
 }
 
 /// Records the reverse sweep t = T−1 … 0 from dy into `grads` (dG and, for
@@ -91,25 +283,19 @@ pub(crate) fn backward_sweep_fused(
 ) -> Result<Option<Tensor>> {
     let (ctx, sweep) = (s.out.context(), launcher_sweep(s, w_hh)?);
     // GRU on a device short of buffers: mode 1 leaves dh_0 in the carry.
-    let gru_dh0_in_carry = matches!(s.gates, Gates::Gru { .. }) && !fits(ctx, &rnn_fused::GRU_FUSED_BACKWARD);
-    let dh0 = if gru_dh0_in_carry { grads.carry.clone() } else { Tensor::empty(ctx, &[s.batch, s.hidden], DType::F32)? };
+    let dh0_in_carry = gru_dh0_in_carry(s);
+    let dh0 = if dh0_in_carry { grads.carry.clone() } else { Tensor::empty(ctx, &[s.batch, s.hidden], DType::F32)? };
     let g = Grads { dy, dg: &grads.dg, carry: &grads.carry, dh0: &dh0 };
-    let groups = groups(s, rnn_fused::BACKWARD_UNIT_TILE)?;
     let dghh = grads.hidden_side();
-    let record = |p: &Params| match &s.gates {
-        Gates::Lstm { c0, .. } => rnn_fused::record_lstm_fused_backward(ctx, p, &sweep, c0, &g, groups),
-        Gates::Gru { .. } if gru_dh0_in_carry => rnn_fused::record_gru_fused_backward_dh0_in_carry(ctx, p, &sweep, &g, dghh, groups),
-        Gates::Gru { .. } => rnn_fused::record_gru_fused_backward(ctx, p, &sweep, &g, dghh, groups),
-        Gates::Tanh => unreachable!("launcher_sweep refuses the tanh RNN"),
-    };
     let k = s.kind().gates() * s.hidden / 4;
     for t in (0..s.steps).rev() {
         let last = t + 1 == s.steps;
-        record(&params(s, t, if last { 0 } else { k }, 0, if last { t } else { t + 1 })?)?;
+        let p = params(s, t, if last { 0 } else { k }, 0, if last { t } else { t + 1 })?;
+        record_backward(s, &p, &sweep, &g, dghh, dh0_in_carry)?;
     }
     if !want_dh0 {
         return Ok(None);
     }
-    record(&params(s, 0, k, 1, 0)?)?;
+    record_backward(s, &params(s, 0, k, 1, 0)?, &sweep, &g, dghh, dh0_in_carry)?;
     Ok(Some(dh0))
 }

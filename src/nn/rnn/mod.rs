@@ -143,10 +143,13 @@ pub struct Recurrent {
     pub bias_ih: Var,
     /// (G·H,), named `bias_hh_l0`.
     pub bias_hh: Var,
-    /// Run each step as one fused dispatch (shaders/rnn_fused.wgsl) where
-    /// the adapter allows (default); false keeps a matmul and a cell kernel
-    /// per step, the path adapters without subgroups take.
+    /// Run each step as one fused dispatch (shaders/rnn_fused.wgsl or
+    /// rnn_fused_wg.wgsl, [`rnn_fused::step_kernel`]) where it can
+    /// (default); false keeps a matmul and a cell kernel per step.
     pub fused: bool,
+    /// Force the step kernel (None: [`rnn_fused::step_kernel`]'s choice,
+    /// default); forward is an error where the forced one cannot run.
+    pub step_kernel: Option<rnn_fused::StepKernel>,
 }
 
 /// What [`Recurrent::forward`] returns.
@@ -240,6 +243,7 @@ impl Recurrent {
             bias_ih: param(bias_ih, "bias_ih_l0"),
             bias_hh: param(bias_hh, "bias_hh_l0"),
             fused: true,
+            step_kernel: None,
         })
     }
 
@@ -251,11 +255,11 @@ impl Recurrent {
         let c0 = self.initial_cell_state(x, c0, batch)?;
         let xw = self.input_projection(x)?;
         let ctx = x.value().context();
-        let fused = self.fused && rnn_fused::available(ctx, self.kind, self.hidden_size);
+        let step = rnn_fused::layer_step_kernel(ctx, self.kind, self.hidden_size, self.fused, self.step_kernel)?;
         let c0_value = c0.as_ref().map(Var::value);
-        let sweep = SweepState::allocate(self.kind, steps, self.hidden_size, h0.value(), c0_value, fused)?;
+        let sweep = SweepState::allocate(self.kind, steps, self.hidden_size, h0.value(), c0_value, step)?;
         let (w_hh, b_hh) = (self.weight_hh.value(), self.bias_hh.value());
-        if fused {
+        if step.is_fused() {
             rnn_fused::forward_sweep_fused(&sweep, &xw, w_hh, b_hh)?;
         } else {
             forward_sweep_unfused(&sweep, &xw, w_hh, b_hh)?;
@@ -340,7 +344,7 @@ fn backward(sweep: &SweepState, dy: &Tensor, inputs: &[Var], input_size: usize) 
     let want = |i: usize| inputs.get(i).is_some_and(|v| v.requires_grad());
     let w_hh = inputs[2].value();
     let grads = GateGrads::allocate(sweep)?;
-    let dh0 = if sweep.fused {
+    let dh0 = if sweep.step.is_fused() {
         rnn_fused::backward_sweep_fused(sweep, w_hh, dy, &grads, want(5))?
     } else {
         backward_sweep_unfused(sweep, w_hh, dy, &grads, want(5))?

@@ -8,6 +8,7 @@ use crate::autograd::Var;
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::kernels::{gru_cell, lstm_cell, rnn_cell, Entry};
+use crate::nn::rnn_fused::StepKernel;
 use crate::ops::{self, grid_1d, MatmulOptions};
 use crate::tensor::{DType, Tensor};
 
@@ -27,8 +28,8 @@ pub(crate) struct SweepState {
     pub steps: usize,
     pub batch: usize,
     pub hidden: usize,
-    /// Whether the steps run fused (shaders/rnn_fused.wgsl).
-    pub fused: bool,
+    /// The kernel the steps run (fused: shaders/rnn_fused.wgsl or rnn_fused_wg.wgsl).
+    pub step: StepKernel,
     /// (B, H).
     pub h0: Tensor,
     /// The packed output (T, B, H), or (T+1, B, H) for LSTM with c_T in row T.
@@ -48,7 +49,7 @@ impl SweepState {
         hidden: usize,
         h0: &Tensor,
         c0: Option<&Tensor>,
-        fused: bool,
+        step: StepKernel,
     ) -> Result<Self> {
         let (ctx, batch, g) = (h0.context(), h0.shape()[0], kind.gates());
         let packed_rows = steps + usize::from(kind == CellKind::Lstm);
@@ -63,7 +64,7 @@ impl SweepState {
             (CellKind::Lstm, None) => unreachable!("Recurrent::forward passes c0 for LSTM"),
             (CellKind::Gru, _) => Gates::Gru { act: empty(&[steps, batch, g * hidden])?, hn: empty(&[steps, batch, hidden])? },
         };
-        Ok(SweepState { steps, batch, hidden, fused, h0: h0.clone(), out, hprev, gates })
+        Ok(SweepState { steps, batch, hidden, step, h0: h0.clone(), out, hprev, gates })
     }
 
     /// The recurrence.

@@ -1,0 +1,236 @@
+//! Launcher of shaders/rnn_fused_wg.wgsl: the fused recurrent step of
+//! shaders/rnn_fused.wgsl (one dispatch per time step of an LSTM or GRU
+//! layer, forward and backward, the product with W_hh and the cell in one
+//! kernel) without subgroup operations, in 64-invocation workgroups with the
+//! product's A rows staged through workgroup memory; it runs on every
+//! adapter. Same params and bindings as `kernels::rnn_fused` (its [`Params`],
+//! [`Sweep`] and [`Grads`] are reused); twice its units per workgroup; H a multiple of 4.
+//! `nn::rnn_fused` decides when and runs the sweeps.
+
+use super::{record, Contract, Entry, Slot};
+use crate::error::Result;
+use crate::gpu::Context;
+use crate::tensor::Tensor;
+
+/// The file stem in the registry.
+pub const KERNEL: &str = "rnn_fused_wg";
+
+/// Batch rows per workgroup (the grid's y), forward and backward.
+pub const ROW_TILE: usize = 32;
+/// Hidden units per workgroup of the forward (the grid's x).
+pub const FORWARD_UNIT_TILE: usize = 64;
+/// Hidden units per workgroup of the backward (the grid's x).
+pub const BACKWARD_UNIT_TILE: usize = 128;
+
+/// `Params` in shaders/rnn_fused_wg.wgsl: the same block as rnn_fused.wgsl's.
+pub use super::rnn_fused::Params;
+
+/// `p`: the params block.
+pub const P: Slot = Slot::uniform("p", 0);
+/// `xw`: (T, B, G·H), x·W_ihᵀ + b_ih.
+pub const XW: Slot = Slot::read("xw", 1);
+/// `w`: W_hh (G·H, H).
+pub const W: Slot = Slot::read("w", 2);
+/// `bhh`: b_hh (G·H,).
+pub const BHH: Slot = Slot::read("bhh", 3);
+/// `h0`: (B, H).
+pub const H0: Slot = Slot::read("h0", 4);
+/// `c0`: (B, H), LSTM.
+pub const C0: Slot = Slot::read("c0", 5);
+/// `out`: (T[+1], B, H), h_1 … h_T [, c_T].
+pub const OUT: Slot = Slot::read_write("out", 6);
+/// `hprev`: (T, B, H), h_0 … h_{T−1}.
+pub const HPREV: Slot = Slot::read_write("hprev", 7);
+/// `act`: (T, B, G·H), gates after σ / tanh.
+pub const ACT: Slot = Slot::read_write("act", 8);
+/// `aux`: (T, B, H), LSTM: c_t; GRU: hn.
+pub const AUX: Slot = Slot::read_write("aux", 9);
+/// `dy`: like `out`.
+pub const DY: Slot = Slot::read("dy", 10);
+/// `dg`: (T, B, G·H), input-side dG.
+pub const DG: Slot = Slot::read_write("dg", 11);
+/// `dghh`: (T, B, G·H), GRU hidden-side dG.
+pub const DGHH: Slot = Slot::read_write("dghh", 12);
+/// `carry`: (B, H), LSTM f⊙dc; GRU z⊙dh.
+pub const CARRY: Slot = Slot::read_write("carry", 13);
+/// `dh0`: (B, H), mode 1's output.
+pub const DH0: Slot = Slot::read_write("dh0", 14);
+
+/// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup.
+pub const LSTM_WG_FORWARD: Entry =
+    Entry { name: "lstm_wg_forward", slots: &[P, XW, W, BHH, H0, C0, OUT, HPREV, ACT, AUX] };
+/// [`LSTM_WG_FORWARD`] less `h0` (8 storage buffers, WebGPU's default
+/// limit; the original binds 9): row 0 of `hprev` must already hold h_0.
+pub const LSTM_WG_FORWARD_H0_IN_HPREV: Entry =
+    Entry { name: "lstm_wg_forward_h0_in_hprev", slots: &[P, XW, W, BHH, C0, OUT, HPREV, ACT, AUX] };
+/// GRU step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup.
+pub const GRU_WG_FORWARD: Entry =
+    Entry { name: "gru_wg_forward", slots: &[P, XW, W, BHH, H0, OUT, HPREV, ACT, AUX] };
+/// LSTM backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 128 units per 64-invocation workgroup.
+pub const LSTM_WG_BACKWARD: Entry =
+    Entry { name: "lstm_wg_backward", slots: &[P, W, C0, ACT, AUX, DY, DG, CARRY, DH0] };
+/// GRU backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 128 units per 64-invocation workgroup.
+pub const GRU_WG_BACKWARD: Entry =
+    Entry { name: "gru_wg_backward", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY, DH0] };
+/// [`GRU_WG_BACKWARD`] less `dh0` (8 storage buffers, WebGPU's default
+/// limit; the original binds 9): mode 1 writes dh_0 into `carry`.
+pub const GRU_WG_BACKWARD_DH0_IN_CARRY: Entry =
+    Entry { name: "gru_wg_backward_dh0_in_carry", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY] };
+
+/// Everything above, for the contract test.
+pub const CONTRACT: Contract = Contract {
+    kernel: KERNEL,
+    params: &[Params::LAYOUT],
+    entries: &[
+        LSTM_WG_FORWARD,
+        LSTM_WG_FORWARD_H0_IN_HPREV,
+        GRU_WG_FORWARD,
+        LSTM_WG_BACKWARD,
+        GRU_WG_BACKWARD,
+        GRU_WG_BACKWARD_DH0_IN_CARRY,
+    ],
+};
+
+pub use super::rnn_fused::{Grads, Sweep};
+
+/// LSTM step `p.t` from xw (T, B, 4H), b_hh (4H,) and c0 (B, H), over
+/// [ceil(H / 64), ceil(B / 32), 1] workgroups.
+pub fn record_lstm_wg_forward(
+    ctx: &Context,
+    p: &Params,
+    s: &Sweep,
+    c0: &Tensor,
+    xw: &Tensor,
+    bhh: &Tensor,
+    groups: [u32; 3],
+) -> Result<()> {
+    let b = [
+        XW.bind(xw),
+        W.bind(s.w),
+        BHH.bind(bhh),
+        H0.bind(s.h0),
+        C0.bind(c0),
+        OUT.bind(s.out),
+        HPREV.bind(s.hprev),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+    ];
+    record(ctx, KERNEL, &LSTM_WG_FORWARD, &[], p, &b, groups)
+}
+
+/// LSTM step `p.t` as [`record_lstm_wg_forward`] but with h_0 read from
+/// row 0 of `s.hprev` (copied there before the sweep; `s.h0` unbound).
+pub fn record_lstm_wg_forward_h0_in_hprev(
+    ctx: &Context,
+    p: &Params,
+    s: &Sweep,
+    c0: &Tensor,
+    xw: &Tensor,
+    bhh: &Tensor,
+    groups: [u32; 3],
+) -> Result<()> {
+    let b = [
+        XW.bind(xw),
+        W.bind(s.w),
+        BHH.bind(bhh),
+        C0.bind(c0),
+        OUT.bind(s.out),
+        HPREV.bind(s.hprev),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+    ];
+    record(ctx, KERNEL, &LSTM_WG_FORWARD_H0_IN_HPREV, &[], p, &b, groups)
+}
+
+/// GRU step `p.t` from xw (T, B, 3H) and b_hh (3H,), over
+/// [ceil(H / 64), ceil(B / 32), 1] workgroups.
+pub fn record_gru_wg_forward(
+    ctx: &Context,
+    p: &Params,
+    s: &Sweep,
+    xw: &Tensor,
+    bhh: &Tensor,
+    groups: [u32; 3],
+) -> Result<()> {
+    let b = [
+        XW.bind(xw),
+        W.bind(s.w),
+        BHH.bind(bhh),
+        H0.bind(s.h0),
+        OUT.bind(s.out),
+        HPREV.bind(s.hprev),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+    ];
+    record(ctx, KERNEL, &GRU_WG_FORWARD, &[], p, &b, groups)
+}
+
+/// LSTM backward step `p.t` into dg (T, B, 4H) (mode 0) or dh_0 (mode 1),
+/// with c0 (B, H), over [ceil(H / 128), ceil(B / 32), 1] workgroups.
+pub fn record_lstm_wg_backward(
+    ctx: &Context,
+    p: &Params,
+    s: &Sweep,
+    c0: &Tensor,
+    g: &Grads,
+    groups: [u32; 3],
+) -> Result<()> {
+    let b = [
+        W.bind(s.w),
+        C0.bind(c0),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+        DY.bind(g.dy),
+        DG.bind(g.dg),
+        CARRY.bind(g.carry),
+        DH0.bind(g.dh0),
+    ];
+    record(ctx, KERNEL, &LSTM_WG_BACKWARD, &[], p, &b, groups)
+}
+
+/// GRU backward step `p.t` into dg and the hidden-side dghh (T, B, 3H)
+/// (mode 0) or dh_0 (mode 1), over [ceil(H / 128), ceil(B / 32), 1] workgroups.
+pub fn record_gru_wg_backward(
+    ctx: &Context,
+    p: &Params,
+    s: &Sweep,
+    g: &Grads,
+    dghh: &Tensor,
+    groups: [u32; 3],
+) -> Result<()> {
+    let b = [
+        W.bind(s.w),
+        HPREV.bind(s.hprev),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+        DY.bind(g.dy),
+        DG.bind(g.dg),
+        DGHH.bind(dghh),
+        CARRY.bind(g.carry),
+        DH0.bind(g.dh0),
+    ];
+    record(ctx, KERNEL, &GRU_WG_BACKWARD, &[], p, &b, groups)
+}
+
+/// GRU backward step `p.t` as [`record_gru_wg_backward`], but mode 1
+/// writes dh_0 into `g.carry` (`g.dh0` unbound).
+pub fn record_gru_wg_backward_dh0_in_carry(
+    ctx: &Context,
+    p: &Params,
+    s: &Sweep,
+    g: &Grads,
+    dghh: &Tensor,
+    groups: [u32; 3],
+) -> Result<()> {
+    let b = [
+        W.bind(s.w),
+        HPREV.bind(s.hprev),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+        DY.bind(g.dy),
+        DG.bind(g.dg),
+        DGHH.bind(dghh),
+        CARRY.bind(g.carry),
+    ];
+    record(ctx, KERNEL, &GRU_WG_BACKWARD_DH0_IN_CARRY, &[], p, &b, groups)
+}
