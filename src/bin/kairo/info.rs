@@ -6,6 +6,7 @@
 use kairo::gpu::adapter::{self, AdapterChoice};
 use kairo::kernels::contract::{self, Requirements};
 use kairo::nn::rnn::CellKind;
+use kairo::nn::rnn_fused::StepKernel;
 use kairo::ops::ctc::{self, CtcLayout, SUBGROUP_CHUNK};
 use kairo::{Context, Result};
 
@@ -130,20 +131,19 @@ fn print_matmul(ctx: &Context) {
     }
 }
 
-/// The recurrent step LSTM and GRU layers take at a typical hidden size.
+/// The recurrent step LSTM and GRU layers take at a typical hidden size
+/// (`nn::rnn_fused::step_kernel`; `KAIRO_RNN_STEP` overrides it).
 fn print_recurrent(ctx: &Context) {
     let step = |kind: CellKind| {
-        if kairo::nn::rnn_fused::available(ctx, kind, TYPICAL_HIDDEN) {
-            "fused subgroup step"
-        } else {
-            "matmul + cell kernels"
-        }
+        let k = kairo::nn::rnn_fused::step_kernel(ctx, kind, TYPICAL_HIDDEN);
+        let what = match k {
+            StepKernel::Subgroup8 => "fused, one subgroup of 8 per workgroup (rnn_fused.wgsl)",
+            StepKernel::Workgroup => "fused, 64-invocation workgroups (rnn_fused_wg.wgsl)",
+            StepKernel::Unfused => "matmul + cell kernels",
+        };
+        format!("{} — {what}", k.name())
     };
-    println!(
-        "  recurrent step (hidden {TYPICAL_HIDDEN}): LSTM {}, GRU {}; tanh RNN matmul + cell kernels",
-        step(CellKind::Lstm),
-        step(CellKind::Gru)
-    );
+    println!("  recurrent step (hidden {TYPICAL_HIDDEN}): LSTM {}; GRU {}; tanh RNN: matmul + cell kernels", step(CellKind::Lstm), step(CellKind::Gru));
 }
 
 /// CTC's β-pass layout for `CtcLayout::Auto` (`ops::ctc::resolve_layout`)
