@@ -55,7 +55,7 @@ fn info_shows_the_opened_limits_beside_the_adapters_and_the_families() {
     for limit in ["max_compute_workgroup_storage_size", "max_storage_buffer_binding_size", "max_buffer_size", "max_compute_workgroups_per_dimension"] {
         row(&text, limit);
     }
-    for family in ["  matmul: ", "  matmul cache: ", "  recurrent step (hidden 64): LSTM ", "  CTC β pass: ", "  over the opened limits: "] {
+    for family in ["  matmul: ", "  autotune cache: ", "  recurrent step (hidden 64): LSTM ", "  CTC β pass: ", "  over the opened limits: "] {
         assert!(text.lines().any(|l| l.starts_with(family)), "no {family:?} line in\n{text}");
     }
     // Every entry point over 8 storage buffers is listed with the fallback that runs.
@@ -89,11 +89,11 @@ fn info_lists_the_choices_cached_for_this_device() {
     let limits = std::env::var("KAIRO_LIMITS").ok();
     let text = info(&[("KAIRO_CACHE_DIR", &dir)], limits.as_deref());
     let path = cache.path().unwrap().display().to_string();
-    assert!(text.contains(&format!("  matmul cache: {path} (2 choices for this device)")), "{text}");
+    assert!(text.contains(&format!("  autotune cache: {path} (2 choices for this device)")), "{text}");
     assert!(text.contains(&format!("      {key} → reg4x4\n")), "{text}");
     assert!(text.contains("matmul/100/1x128x128x128 → from-another-build (not a candidate here: tuned again)"), "{text}");
     assert!(!text.contains("matmul/010"), "{text}");
     let off = Command::new(env!("CARGO_BIN_EXE_kairo")).arg("info").env("KAIRO_CACHE_DIR", &dir).env("KAIRO_AUTOTUNE_CACHE", "0").output().unwrap();
-    assert!(String::from_utf8_lossy(&off.stdout).contains("  matmul cache: in memory only"));
+    assert!(String::from_utf8_lossy(&off.stdout).contains("  autotune cache: in memory only"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -5,7 +5,7 @@
 //! of 32), unit tiles and K slices (H = 260: 5 forward and up to 17
 //! backward slices of 16 chunks), T = 1 and T > 1, with and without h0/c0;
 //! finite differences on it; one dispatch per step; stacked and
-//! bidirectional; and the selection's errors.
+//! bidirectional; the selection's errors; and the autotuned choice.
 
 mod common;
 
@@ -241,6 +241,45 @@ fn workgroup_kernel_is_one_dispatch_per_step() {
         let bwd = c.counters().dispatches - mid;
         assert!(bwd >= steps as u64 - 1 && bwd <= steps as u64 + 12, "{kind:?}: {bwd} backward dispatches");
     }
+}
+
+/// Where the rule would decide, a layer large enough to be worth it times
+/// every kernel that runs once per shape class and keeps the choice in
+/// the autotune cache; a remembered choice is what runs (one dispatch per
+/// step fused, two unfused), and every choice computes the same output.
+#[test]
+fn the_step_kernel_is_autotuned_once_per_shape_class_and_the_choice_runs() {
+    if std::env::var("KAIRO_RNN_STEP").is_ok() || std::env::var("KAIRO_AUTOTUNE").is_ok_and(|v| v == "0") {
+        eprintln!("KAIRO_RNN_STEP or KAIRO_AUTOTUNE=0 set: the rule decides, nothing to tune");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("kairo-rnn-step-tune-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let c = fresh_ctx();
+    c.set_tune_cache(kairo::gpu::tune_cache::Cache::at(&dir));
+    // B·G·H·H = 64·4·64·64 multiply-adds per step: over the tuning minimum.
+    let (steps, batch, input, hidden) = (12, 64, 8, 64);
+    let kind = CellKind::Lstm;
+    let l = Recurrent::new(&c, kind, input, hidden, &mut rand::rngs::StdRng::seed_from_u64(7)).unwrap();
+    let x = Var::constant(Tensor::from_slice(&c, &random(steps * batch * input, 8), &[steps, batch, input]).unwrap());
+    let key = "rnn_step/lstm/64x64";
+    let first = l.forward(&x, None, None).unwrap().output.value().to_vec().unwrap();
+    let tuned: StepKernel = c.tuned(key).expect("the first forward tuned this shape class").parse().unwrap();
+    assert!(tuned.runs(&c, kind, hidden));
+    let stored = kairo::gpu::tune_cache::Cache::at(&dir).load(&c.tune_device_key());
+    assert_eq!(stored.get(key).map(String::as_str), Some(tuned.name()), "{stored:?}");
+    for k in StepKernel::ALL.into_iter().filter(|k| k.runs(&c, kind, hidden)) {
+        c.set_tuned(key, k.name());
+        c.sync().unwrap();
+        let before = c.counters().dispatches;
+        let out = l.forward(&x, None, None).unwrap().output.value().to_vec().unwrap();
+        let fwd = c.counters().dispatches - before;
+        let per = if k.is_fused() { 1 } else { 2 };
+        assert!(fwd >= per * steps as u64 && fwd <= per * steps as u64 + 5, "{}: {fwd} dispatches for {steps} steps", k.name());
+        let worst = out.iter().zip(&first).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "{} differs from the tuned run by {worst}", k.name());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A 2-layer bidirectional stack with every layer on the workgroup kernel

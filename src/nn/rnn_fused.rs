@@ -14,7 +14,9 @@
 //! [`StepKernel::Unfused`] is the path of src/nn/rnn/sweep.rs: per step a
 //! matmul and an elementwise cell kernel (the tanh RNN and H not a multiple
 //! of 4 always take it). [`step_kernel`] is the rule that picks among them
-//! from the adapter; `Recurrent::step_kernel` forces one per layer and the
+//! from the adapter; where more than one runs, a layer of enough work
+//! times them once per shape class and keeps the fastest in the autotune
+//! cache ([`tuned_step_kernel`]); `Recurrent::step_kernel` forces one per layer and the
 //! environment variable `KAIRO_RNN_STEP=subgroup8|workgroup|unfused`
 //! (read once per process) overrides the rule wherever the named kernel
 //! can run (`KAIRO_RNN_STEP=all` leaves the rule alone and makes
@@ -180,6 +182,54 @@ pub fn layer_step_kernel(
         None if !fused => Ok(StepKernel::Unfused),
         None => Ok(step_kernel(ctx, kind, hidden)),
     }
+}
+
+/// Below this many multiply-adds per step (B·G·H·H) the choice is not
+/// worth timing; the rule decides.
+const TUNE_MIN_STEP_MACS: usize = 1 << 18;
+
+/// The kernel a layer runs, as [`layer_step_kernel`], except that where the
+/// rule would decide and more than one kernel runs here, `time(kernel)`
+/// (the forward sweep of a few steps of the layer's own operands, in
+/// seconds) picks the fastest once per shape class — kind, B and H rounded
+/// up to powers of two — remembered on the context and in the autotune
+/// cache on disk (key `rnn_step/…`), as matmul's choices are. The rule's
+/// figures (see [`step_kernel_rule`]) show why: which kernel wins depends
+/// on the adapter in ways its properties do not tell (SwiftShader and
+/// lavapipe at 4 lanes look alike and disagree). Only the forward is
+/// timed; the backward runs the same kernel family. `KAIRO_AUTOTUNE=0`
+/// and `KAIRO_RNN_STEP` keep the rule or the named kernel.
+pub(crate) fn tuned_step_kernel(
+    ctx: &Context,
+    kind: CellKind,
+    (batch, hidden): (usize, usize),
+    fused: bool,
+    forced: Option<StepKernel>,
+    mut time: impl FnMut(StepKernel) -> Result<f64>,
+) -> Result<StepKernel> {
+    let rule = layer_step_kernel(ctx, kind, hidden, fused, forced)?;
+    let candidates: Vec<StepKernel> = StepKernel::ALL.into_iter().filter(|k| k.runs(ctx, kind, hidden)).collect();
+    let small = batch * kind.gates() * hidden * hidden < TUNE_MIN_STEP_MACS;
+    if forced.is_some() || !fused || env_override().is_some() || !crate::ops::matmul::autotune_enabled() || small || candidates.len() < 2 {
+        return Ok(rule);
+    }
+    let key = format!("rnn_step/{}/{}x{}", kind.name(), batch.next_power_of_two(), hidden.next_power_of_two());
+    if let Some(k) = ctx.tuned(&key).and_then(|name| name.parse::<StepKernel>().ok()).filter(|k| candidates.contains(k)) {
+        return Ok(k);
+    }
+    let mut best = (f64::INFINITY, rule);
+    for k in candidates {
+        // The first run builds the pipelines (and tunes the unfused path's matmul).
+        time(k)?;
+        let t = time(k)?.min(time(k)?);
+        log::debug!("autotune {key}: {} {:.3} ms", k.name(), t * 1e3);
+        if t < best.0 {
+            best = (t, k);
+        }
+    }
+    log::info!("autotune {key}: chose {}", best.1.name());
+    ctx.set_tuned(&key, best.1.name());
+    Ok(best.1)
 }
 
 /// The launcher's view of `s` with W_hh (G·H, H); an error for the tanh

@@ -388,7 +388,8 @@ pub fn tuned_variants(ctx: &Context) -> Vec<MatmulVariant> {
     v
 }
 
-fn autotune_enabled() -> bool {
+/// Whether autotuning runs (`KAIRO_AUTOTUNE=0` turns it off: per-adapter defaults).
+pub(crate) fn autotune_enabled() -> bool {
     std::env::var("KAIRO_AUTOTUNE").map(|v| v != "0").unwrap_or(true)
 }
 

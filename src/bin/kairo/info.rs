@@ -30,6 +30,7 @@ pub fn info() -> Result<()> {
     print_matmul(&ctx);
     print_recurrent(&ctx);
     print_ctc(&ctx);
+    print_cache(&ctx);
     print_over_limit(&ctx)?;
     Ok(())
 }
@@ -100,7 +101,7 @@ fn print_limits(ctx: &Context, adapter: &wgpu::Limits) {
     }
 }
 
-/// The matmul candidates autotune times here, and the choices cached for this device.
+/// The matmul candidates autotune times here.
 fn print_matmul(ctx: &Context) {
     let candidates = kairo::ops::matmul::tuned_variants(ctx);
     let names: Vec<&str> = candidates.iter().map(|v| v.name()).collect();
@@ -113,21 +114,6 @@ fn print_matmul(ctx: &Context) {
             names.len(),
             names.join(", ")
         );
-    }
-    let cache = ctx.tune_cache();
-    let Some(path) = cache.path() else {
-        println!("  matmul cache: in memory only (KAIRO_AUTOTUNE_CACHE=0, or no cache folder: set KAIRO_CACHE_DIR or HOME)");
-        return;
-    };
-    let choices = cache.load(&ctx.tune_device_key());
-    if choices.is_empty() {
-        println!("  matmul cache: {} (no choices for this device yet)", path.display());
-        return;
-    }
-    println!("  matmul cache: {} ({} choices for this device)", path.display(), choices.len());
-    for (key, name) in &choices {
-        let note = if names.contains(&name.as_str()) { "" } else { " (not a candidate here: tuned again)" };
-        println!("      {key} → {name}{note}");
     }
 }
 
@@ -144,6 +130,36 @@ fn print_recurrent(ctx: &Context) {
         format!("{} — {what}", k.name())
     };
     println!("  recurrent step (hidden {TYPICAL_HIDDEN}): LSTM {}; GRU {}; tanh RNN: matmul + cell kernels", step(CellKind::Lstm), step(CellKind::Gru));
+    let runs: Vec<&str> = StepKernel::ALL.into_iter().filter(|k| k.runs(ctx, CellKind::Lstm, TYPICAL_HIDDEN)).map(StepKernel::name).collect();
+    println!("      (the rule; layers of 2^18 multiply-adds per step and more time {} once per shape class, cached)", runs.join(", "));
+}
+
+/// The autotune choices cached for this device (matmul and recurrent-step
+/// shape classes), each marked where it is no longer a candidate here.
+fn print_cache(ctx: &Context) {
+    let matmul: Vec<&str> = kairo::ops::matmul::tuned_variants(ctx).iter().map(|v| v.name()).collect();
+    let candidate = |key: &str, name: &str| {
+        if key.starts_with("rnn_step/") {
+            name.parse::<StepKernel>().is_ok_and(|k| k.runs(ctx, CellKind::Lstm, TYPICAL_HIDDEN))
+        } else {
+            matmul.contains(&name)
+        }
+    };
+    let cache = ctx.tune_cache();
+    let Some(path) = cache.path() else {
+        println!("  autotune cache: in memory only (KAIRO_AUTOTUNE_CACHE=0, or no cache folder: set KAIRO_CACHE_DIR or HOME)");
+        return;
+    };
+    let choices = cache.load(&ctx.tune_device_key());
+    if choices.is_empty() {
+        println!("  autotune cache: {} (no choices for this device yet)", path.display());
+        return;
+    }
+    println!("  autotune cache: {} ({} choices for this device)", path.display(), choices.len());
+    for (key, name) in &choices {
+        let note = if candidate(key, name) { "" } else { " (not a candidate here: tuned again)" };
+        println!("      {key} → {name}{note}");
+    }
 }
 
 /// CTC's β-pass layout for `CtcLayout::Auto` (`ops::ctc::resolve_layout`)

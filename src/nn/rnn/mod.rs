@@ -50,6 +50,9 @@ use slice::split_packed_output;
 use sweep::{backward_sweep_unfused, forward_sweep_unfused, parameter_grads};
 pub(crate) use sweep::{fits, GateGrads, Gates, SweepState};
 
+/// Steps of the forward sweep autotune times per step kernel.
+const TUNE_STEPS: usize = 8;
+
 /// Most gate rows (G·H) one layer may have.
 pub const MAX_GATE_ROWS: usize = 4096;
 
@@ -255,15 +258,28 @@ impl Recurrent {
         let c0 = self.initial_cell_state(x, c0, batch)?;
         let xw = self.input_projection(x)?;
         let ctx = x.value().context();
-        let step = rnn_fused::layer_step_kernel(ctx, self.kind, self.hidden_size, self.fused, self.step_kernel)?;
         let c0_value = c0.as_ref().map(Var::value);
-        let sweep = SweepState::allocate(self.kind, steps, self.hidden_size, h0.value(), c0_value, step)?;
         let (w_hh, b_hh) = (self.weight_hh.value(), self.bias_hh.value());
-        if step.is_fused() {
-            rnn_fused::forward_sweep_fused(&sweep, &xw, w_hh, b_hh)?;
-        } else {
-            forward_sweep_unfused(&sweep, &xw, w_hh, b_hh)?;
-        }
+        let sweep_of = |step, steps| -> Result<SweepState> {
+            let sweep = SweepState::allocate(self.kind, steps, self.hidden_size, h0.value(), c0_value, step)?;
+            if step.is_fused() {
+                rnn_fused::forward_sweep_fused(&sweep, &xw, w_hh, b_hh)?;
+            } else {
+                forward_sweep_unfused(&sweep, &xw, w_hh, b_hh)?;
+            }
+            Ok(sweep)
+        };
+        // Autotune's timing: the forward of a few steps of these operands.
+        let time = |step| -> Result<f64> {
+            ctx.sync()?;
+            let start = std::time::Instant::now();
+            sweep_of(step, steps.min(TUNE_STEPS))?;
+            ctx.sync()?;
+            Ok(start.elapsed().as_secs_f64())
+        };
+        let shape = (batch, self.hidden_size);
+        let step = rnn_fused::tuned_step_kernel(ctx, self.kind, shape, self.fused, self.step_kernel, time)?;
+        let sweep = sweep_of(step, steps)?;
         let packed = self.packed_output_on_tape(x, &h0, c0.as_ref(), sweep);
         split_packed_output(&packed, self.kind, steps)
     }
