@@ -258,7 +258,7 @@ impl ShapeClassifier {
     /// Host images as a constant (N, C, S, S).
     fn images(&self, ctx: &Context, images: &[f32]) -> Result<Var> {
         let per = self.channels * self.size * self.size;
-        if images.is_empty() || images.len() % per != 0 {
+        if images.is_empty() || !images.len().is_multiple_of(per) {
             return Err(Error::invalid_shape(
                 "shape classifier",
                 format!(

@@ -20,7 +20,7 @@ pub fn render_grid(
     path: &Path,
 ) -> Result<()> {
     let per = channels * size * size;
-    if per == 0 || images.is_empty() || images.len() % per != 0 || scale == 0 {
+    if per == 0 || images.is_empty() || !images.len().is_multiple_of(per) || scale == 0 {
         return Err(Error::InvalidArgument(format!(
             "sample grid: {} values are not whole {channels}×{size}×{size} images",
             images.len()

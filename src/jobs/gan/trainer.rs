@@ -218,7 +218,7 @@ impl GanTrainer {
 
     /// Whether a snapshot (grid, curve, checkpoint) follows iteration `done`.
     pub fn snapshot_due(&self, done: u64) -> bool {
-        done % self.config.every == 0 || done == self.config.iters
+        done.is_multiple_of(self.config.every) || done == self.config.iters
     }
 
     /// One iteration: `d_steps` D updates, then one G update. Errors with
