@@ -157,15 +157,10 @@ impl Cache {
         if cfg!(target_arch = "wasm32") {
             return Self::memory();
         }
-        let var = |k: &str| var(k).filter(|v| !v.is_empty());
         if var("KAIRO_AUTOTUNE_CACHE").is_some_and(|v| v == "0") {
             return Self::memory();
         }
-        let dir = var("KAIRO_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| var("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("kairo")))
-            .or_else(|| var("HOME").map(|d| PathBuf::from(d).join(".cache").join("kairo")));
-        dir.map_or_else(Self::memory, Self::at)
+        crate::io::cache_dir_from(var).map_or_else(Self::memory, Self::at)
     }
 
     /// The file, if choices persist.

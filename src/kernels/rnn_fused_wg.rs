@@ -7,7 +7,7 @@
 //! [`Sweep`] and [`Grads`] are reused); twice its units per workgroup; H a multiple of 4.
 //! `nn::rnn_fused` decides when and runs the sweeps.
 
-use super::{record, Contract, Entry, Slot};
+use super::{record, Contract, Entry};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::tensor::Tensor;
@@ -25,36 +25,9 @@ pub const BACKWARD_UNIT_TILE: usize = 128;
 /// `Params` in shaders/rnn_fused_wg.wgsl: the same block as rnn_fused.wgsl's.
 pub use super::rnn_fused::Params;
 
-/// `p`: the params block.
-pub const P: Slot = Slot::uniform("p", 0);
-/// `xw`: (T, B, G·H), x·W_ihᵀ + b_ih.
-pub const XW: Slot = Slot::read("xw", 1);
-/// `w`: W_hh (G·H, H).
-pub const W: Slot = Slot::read("w", 2);
-/// `bhh`: b_hh (G·H,).
-pub const BHH: Slot = Slot::read("bhh", 3);
-/// `h0`: (B, H).
-pub const H0: Slot = Slot::read("h0", 4);
-/// `c0`: (B, H), LSTM.
-pub const C0: Slot = Slot::read("c0", 5);
-/// `out`: (T[+1], B, H), h_1 … h_T [, c_T].
-pub const OUT: Slot = Slot::read_write("out", 6);
-/// `hprev`: (T, B, H), h_0 … h_{T−1}.
-pub const HPREV: Slot = Slot::read_write("hprev", 7);
-/// `act`: (T, B, G·H), gates after σ / tanh.
-pub const ACT: Slot = Slot::read_write("act", 8);
-/// `aux`: (T, B, H), LSTM: c_t; GRU: hn.
-pub const AUX: Slot = Slot::read_write("aux", 9);
-/// `dy`: like `out`.
-pub const DY: Slot = Slot::read("dy", 10);
-/// `dg`: (T, B, G·H), input-side dG.
-pub const DG: Slot = Slot::read_write("dg", 11);
-/// `dghh`: (T, B, G·H), GRU hidden-side dG.
-pub const DGHH: Slot = Slot::read_write("dghh", 12);
-/// `carry`: (B, H), LSTM f⊙dc; GRU z⊙dh.
-pub const CARRY: Slot = Slot::read_write("carry", 13);
-/// `dh0`: (B, H), mode 1's output.
-pub const DH0: Slot = Slot::read_write("dh0", 14);
+/// The bindings: the same variables at the same bindings as rnn_fused.wgsl
+/// (the contract test checks them against this shader too).
+pub use super::rnn_fused::{ACT, AUX, BHH, C0, CARRY, DG, DGHH, DH0, DY, H0, HPREV, OUT, P, W, XW};
 
 /// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup.
 pub const LSTM_WG_FORWARD: Entry =

@@ -501,10 +501,7 @@ impl Default for JudgeSettings {
 /// Where trained judges are cached: `$KAIRO_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/kairo`, else `~/.cache/kairo`; none without a home.
 pub fn cache_dir() -> Option<std::path::PathBuf> {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
-    var("KAIRO_CACHE_DIR")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("kairo")))
-        .or_else(|| var("HOME").map(|d| d.join(".cache").join("kairo")))
+    crate::io::cache_dir()
 }
 
 /// The cache file of the judge for `size`×`size`×`channels` shapes trained
