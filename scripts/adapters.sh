@@ -17,6 +17,7 @@
 # 256, 512), llvmpipe GL (KAIRO_BACKEND=gl), SwiftShader Vulkan (chromium's ICD).
 # --quick: 40 adding steps (evaluation every 10), bench --reps 2, matmul at 512
 # only: a check that the script works, not figures (~8 minutes here).
+# ADDING_STEPS, BENCH_REPS and MATMUL_SIZES override those of either mode.
 # A full run takes ~25 minutes on 2 cores (SwiftShader a third of it); run it on a quiet machine,
 # since others' compiles skew the figures. Logs and JSON go to OUT (default
 # adapters-out/<UTC date and time>), the table to OUT/table.md and stdout.
@@ -47,6 +48,12 @@ if [ "$quick" = 1 ]; then
 else
     steps=200 every=50 reps=() sizes=512,1024 cap=900
 fi
+# Overrides for a shorter run of the same jobs: ADDING_STEPS (evaluation
+# every quarter of them), BENCH_REPS, MATMUL_SIZES.
+steps=${ADDING_STEPS:-$steps}
+[ -n "${ADDING_STEPS:-}" ] && every=$((steps / 4))
+[ -n "${BENCH_REPS:-}" ] && reps=(--reps "$BENCH_REPS")
+sizes=${MATMUL_SIZES:-$sizes}
 cargo build --release --quiet --bin kairo
 kairo=${CARGO_TARGET_DIR:-$PWD/target}/release/kairo
 swiftshader=$({ dpkg -L chromium chromium-common 2>/dev/null || true; } | grep swiftshader_icd.json | head -n 1 || true)
