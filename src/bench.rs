@@ -334,17 +334,18 @@ pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
     let every = rnn_fused::bench_every_step_kernel();
     let kinds = [(CellKind::Lstm, "lstm"), (CellKind::Gru, "gru")];
     let runs = kinds.into_iter().flat_map(|(kind, prefix)| {
-        let kernels: Vec<StepKernel> = if every {
-            StepKernel::ALL.into_iter().filter(|k| k.runs(ctx, kind, hidden)).collect()
+        // None: the kernel a layer takes by itself (autotuned).
+        let kernels: Vec<Option<StepKernel>> = if every {
+            StepKernel::ALL.into_iter().filter(|k| k.runs(ctx, kind, hidden)).map(Some).collect()
         } else {
-            vec![rnn_fused::step_kernel(ctx, kind, hidden)]
+            vec![None]
         };
         kernels.into_iter().map(move |k| (kind, prefix, k))
     });
-    for (kind, prefix, kernel) in runs {
+    for (kind, prefix, forced) in runs {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let mut layer = Recurrent::new(ctx, kind, input, hidden, &mut rng)?;
-        layer.step_kernel = Some(kernel);
+        layer.step_kernel = forced;
         let x = Var::constant(random(ctx, &[steps, batch, input], 4)?);
         let forward = || -> Result<()> {
             crate::no_grad(|| layer.forward(&x, None, None).map(drop))?;
@@ -362,6 +363,7 @@ pub fn bench_rnn(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Bench
         let runs: [(&str, &dyn Fn() -> Result<()>); 2] = [("forward", &forward), ("step", &step)];
         for (what, run) in runs {
             let t = measure(ctx, Clock::Wall, cfg.reps, true, run)?;
+            let kernel = forced.unwrap_or_else(|| rnn_fused::chosen_step_kernel(ctx, kind, batch, hidden));
             let sizes = sizes_map(&[("T", steps), ("B", batch), ("I", input), ("H", hidden)]);
             let r = BenchResult::timed(format!("{prefix}_{what}"), Some(kernel.name().to_string()), sizes, t);
             report(&r);

@@ -190,14 +190,13 @@ const TUNE_MIN_STEP_MACS: usize = 1 << 18;
 
 /// The kernel a layer runs, as [`layer_step_kernel`], except that where the
 /// rule would decide and more than one kernel runs here, `time(kernel)`
-/// (the forward sweep of a few steps of the layer's own operands, in
-/// seconds) picks the fastest once per shape class — kind, B and H rounded
+/// (the forward and reverse sweeps of a few steps of the layer's own
+/// operands, in seconds) picks the fastest once per shape class — kind, B and H rounded
 /// up to powers of two — remembered on the context and in the autotune
 /// cache on disk (key `rnn_step/…`), as matmul's choices are. The rule's
 /// figures (see [`step_kernel_rule`]) show why: which kernel wins depends
 /// on the adapter in ways its properties do not tell (SwiftShader and
-/// lavapipe at 4 lanes look alike and disagree). Only the forward is
-/// timed; the backward runs the same kernel family. `KAIRO_AUTOTUNE=0`
+/// lavapipe at 4 lanes look alike and disagree). `KAIRO_AUTOTUNE=0`
 /// and `KAIRO_RNN_STEP` keep the rule or the named kernel.
 pub(crate) fn tuned_step_kernel(
     ctx: &Context,
@@ -213,7 +212,7 @@ pub(crate) fn tuned_step_kernel(
     if forced.is_some() || !fused || env_override().is_some() || !crate::ops::matmul::autotune_enabled() || small || candidates.len() < 2 {
         return Ok(rule);
     }
-    let key = format!("rnn_step/{}/{}x{}", kind.name(), batch.next_power_of_two(), hidden.next_power_of_two());
+    let key = tune_key(kind, batch, hidden);
     if let Some(k) = ctx.tuned(&key).and_then(|name| name.parse::<StepKernel>().ok()).filter(|k| candidates.contains(k)) {
         return Ok(k);
     }
@@ -230,6 +229,23 @@ pub(crate) fn tuned_step_kernel(
     log::info!("autotune {key}: chose {}", best.1.name());
     ctx.set_tuned(&key, best.1.name());
     Ok(best.1)
+}
+
+/// The autotune key of a `kind` layer's shape class: B and H rounded up to powers of two.
+fn tune_key(kind: CellKind, batch: usize, hidden: usize) -> String {
+    format!("rnn_step/{}/{}x{}", kind.name(), batch.next_power_of_two(), hidden.next_power_of_two())
+}
+
+/// The kernel a `kind` layer of batch `batch` and width `hidden` ran on
+/// `ctx` without a forced one: autotune's remembered choice for its shape
+/// class where there is one, else [`step_kernel`] (for benchmarks'
+/// reports; call it after the layer's first forward).
+pub fn chosen_step_kernel(ctx: &Context, kind: CellKind, batch: usize, hidden: usize) -> StepKernel {
+    let tuned = ctx.tuned(&tune_key(kind, batch, hidden)).and_then(|name| name.parse::<StepKernel>().ok());
+    match tuned {
+        Some(k) if env_override().is_none() && k.runs(ctx, kind, hidden) => k,
+        _ => step_kernel(ctx, kind, hidden),
+    }
 }
 
 /// The launcher's view of `s` with W_hh (G·H, H); an error for the tanh

@@ -36,6 +36,7 @@ use std::str::FromStr;
 
 use rand::Rng;
 
+use super::rnn_fused::StepKernel;
 use super::{rnn_fused, Module};
 use crate::autograd::Var;
 use crate::error::{Error, Result};
@@ -152,7 +153,7 @@ pub struct Recurrent {
     pub fused: bool,
     /// Force the step kernel (None: [`rnn_fused::step_kernel`]'s choice,
     /// default); forward is an error where the forced one cannot run.
-    pub step_kernel: Option<rnn_fused::StepKernel>,
+    pub step_kernel: Option<StepKernel>,
 }
 
 /// What [`Recurrent::forward`] returns.
@@ -269,11 +270,19 @@ impl Recurrent {
             }
             Ok(sweep)
         };
-        // Autotune's timing: the forward of a few steps of these operands.
-        let time = |step| -> Result<f64> {
+        // Autotune's timing: the forward and reverse sweeps of a few steps
+        // of these operands (the backward's cost differs more than the
+        // forward's between kernels).
+        let time = |step: StepKernel| -> Result<f64> {
             ctx.sync()?;
             let start = std::time::Instant::now();
-            sweep_of(step, steps.min(TUNE_STEPS))?;
+            let sweep = sweep_of(step, steps.min(TUNE_STEPS))?;
+            let (dy, grads) = (Tensor::zeros(ctx, sweep.out.shape())?, GateGrads::allocate(&sweep)?);
+            if step.is_fused() {
+                rnn_fused::backward_sweep_fused(&sweep, w_hh, &dy, &grads, false)?;
+            } else {
+                backward_sweep_unfused(&sweep, w_hh, &dy, &grads, false)?;
+            }
             ctx.sync()?;
             Ok(start.elapsed().as_secs_f64())
         };
