@@ -196,15 +196,13 @@ impl Requirements {
 /// (kernel, entry, fallback): entry points over WebGPU's default of 8
 /// storage buffers per stage and the sibling that binds at most 8, which
 /// the op chooses from `max_storage_buffers_per_shader_stage`
-/// (src/ops/ctc.rs, src/nn/rnn/sweep.rs).
+/// (src/ops/ctc.rs).
 /// tests/portability.rs checks that each fallback fits and that no other
 /// entry point is over the defaults.
 pub static FALLBACKS: &[(&str, &str, &str)] = &[
     ("ctc", "ctc_grad", "ctc_grad_packed"),
     ("ctc", "ctc_beta_grad_serial", "ctc_beta_grad_serial_packed"),
     ("ctc_subgroup", "ctc_beta_grad_subgroup", "ctc_beta_grad_subgroup_packed"),
-    ("lstm_cell", "lstm_forward", "lstm_forward_h0_in_hprev"),
-    ("gru_cell", "gru_backward", "gru_backward_no_dghh"),
 ];
 
 fn block_uses_subgroups(module: &Module, block: &naga::Block, seen: &mut BTreeSet<naga::Handle<naga::Function>>) -> bool {
