@@ -63,8 +63,9 @@ pub const CARRY: Slot = Slot::read_write("carry", 13);
 /// `dh0`: (B, H), mode 1's output.
 pub const DH0: Slot = Slot::read_write("dh0", 14);
 
-/// LSTM step t: h_{t-1}·W_hhᵀ and the cell; h_0 is read from row 0 of
-/// `hprev` (no `h0` bound, so it fits 8 storage buffers).
+/// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 32 units per workgroup;
+/// h_0 is read from row 0 of `hprev` (no `h0` bound, so it fits 8 storage
+/// buffers).
 pub const LSTM_FUSED_FORWARD: Entry =
     Entry { name: "lstm_fused_forward", slots: &[P, XW, W, BHH, C0, OUT, HPREV, ACT, AUX] };
 /// GRU step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 32 units per workgroup.
@@ -73,8 +74,8 @@ pub const GRU_FUSED_FORWARD: Entry =
 /// LSTM backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 64 units per workgroup.
 pub const LSTM_FUSED_BACKWARD: Entry =
     Entry { name: "lstm_fused_backward", slots: &[P, W, C0, ACT, AUX, DY, DG, CARRY, DH0] };
-/// GRU backward step t (mode 0) or dh_0 (mode 1, written into `carry`;
-/// no `dh0` bound, so it fits 8 storage buffers).
+/// GRU backward step t (mode 0) or dh_0 (mode 1, written into `carry`; no
+/// `dh0` bound, so it fits 8 storage buffers), 32 batch rows × 64 units per workgroup.
 pub const GRU_FUSED_BACKWARD: Entry =
     Entry { name: "gru_fused_backward", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY] };
 

@@ -29,8 +29,9 @@ pub use super::rnn_fused::Params;
 /// (the contract test checks them against this shader too).
 pub use super::rnn_fused::{ACT, AUX, BHH, C0, CARRY, DG, DGHH, DH0, DY, H0, HPREV, OUT, P, W, XW};
 
-/// LSTM step t: h_{t-1}·W_hhᵀ and the cell; h_0 is read from row 0 of
-/// `hprev` (no `h0` bound, so it fits 8 storage buffers).
+/// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup;
+/// h_0 is read from row 0 of `hprev` (no `h0` bound, so it fits 8 storage
+/// buffers).
 pub const LSTM_WG_FORWARD: Entry =
     Entry { name: "lstm_wg_forward", slots: &[P, XW, W, BHH, C0, OUT, HPREV, ACT, AUX] };
 /// GRU step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup.
@@ -39,8 +40,8 @@ pub const GRU_WG_FORWARD: Entry =
 /// LSTM backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 128 units per 64-invocation workgroup.
 pub const LSTM_WG_BACKWARD: Entry =
     Entry { name: "lstm_wg_backward", slots: &[P, W, C0, ACT, AUX, DY, DG, CARRY, DH0] };
-/// GRU backward step t (mode 0) or dh_0 (mode 1, written into `carry`;
-/// no `dh0` bound, so it fits 8 storage buffers).
+/// GRU backward step t (mode 0) or dh_0 (mode 1, written into `carry`; no
+/// `dh0` bound, so it fits 8 storage buffers), 32 batch rows × 128 units per 64-invocation workgroup.
 pub const GRU_WG_BACKWARD: Entry =
     Entry { name: "gru_wg_backward", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY] };
 
