@@ -17,11 +17,10 @@
 //   dGhh_t = [dr', dz', dn'⊙r] (gradient of h_{t-1}·W_hhᵀ + b_hh, the hidden side)
 // after the sweep: dh_0 = dGhh_0·W_hh + z_0 ⊙ dh_0' (a host matmul and add).
 //
-// gru_backward binds 9 storage buffers, one over WebGPU's default of 8 per
-// stage. gru_backward_no_dghh binds 8: it writes all but dGhh, which
-// gru_dghh fills after the sweep from dGih and r (one dispatch per sweep,
-// the same values: dGhh = dGih but in n, where it is dn'⊙r). src/nn/rnn
-// takes that pair on a device that allows fewer than 9.
+// gru_backward writes all but dGhh, which gru_dghh fills after the sweep
+// from dGih and r (one dispatch per sweep: dGhh = dGih but in n, where it
+// is dn'⊙r), so each entry binds at most 8 storage buffers (WebGPU's
+// default limit per stage).
 //
 // Params and flat_index are copies of rnn_cell.wgsl's (WGSL has no include);
 // their one Rust mirror is in src/kernels/rnn_cell.rs.
@@ -92,9 +91,13 @@ fn gru_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     if (p.t + 1u < p.steps) { hprev[o + p.batch * H] = h; }
 }
 
-// Step p.t's gradients for (b, j) = idx < B·H: writes dGih, dgstep and the
-// carry, and returns (dr', dz', dn'⊙r), the hidden side dGhh_t's three values.
-fn gru_bstep(idx: u32) -> vec3<f32> {
+// Step p.t's gradients for (b, j) = idx < B·H: dGih, dgstep (the hidden
+// side dGhh_t for the next matmul) and the carry; dGhh is gru_dghh's.
+@compute @workgroup_size(64, 1, 1)
+fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_id) lid: vec3<u32>) {
+    let idx = flat_index(wid, nwg, lid);
+    if (idx >= p.batch * p.hidden) { return; }
     let H = p.hidden;
     let b = idx / H;
     let j = idx % H;
@@ -122,32 +125,9 @@ fn gru_bstep(idx: u32) -> vec3<f32> {
     dgstep[sb + H + j] = dzp;
     dgstep[sb + 2u * H + j] = dnp * r;
     dh_carry[idx] = dh * z;
-    return vec3<f32>(drp, dzp, dnp * r);
 }
 
-@compute @workgroup_size(64, 1, 1)
-fn gru_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_id) lid: vec3<u32>) {
-    let idx = flat_index(wid, nwg, lid);
-    let H = p.hidden;
-    if (idx >= p.batch * H) { return; }
-    let d = gru_bstep(idx);
-    let base = (p.t * p.batch + idx / H) * 3u * H + idx % H;
-    dghh[base] = d.x;
-    dghh[base + H] = d.y;
-    dghh[base + 2u * H] = d.z;
-}
-
-// gru_backward without dghh; gru_dghh writes it after the sweep.
-@compute @workgroup_size(64, 1, 1)
-fn gru_backward_no_dghh(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                        @builtin(local_invocation_id) lid: vec3<u32>) {
-    let idx = flat_index(wid, nwg, lid);
-    if (idx >= p.batch * p.hidden) { return; }
-    gru_bstep(idx);
-}
-
-// dGhh of every step from dGih and the gates, after gru_backward_no_dghh's
+// dGhh of every step from dGih and the gates, after gru_backward's
 // sweep: one invocation per (t, b, j) < T·B·H.
 @compute @workgroup_size(64, 1, 1)
 fn gru_dghh(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

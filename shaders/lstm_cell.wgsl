@@ -18,10 +18,9 @@
 // The packed output y is (T+1, B, H): h_1 … h_T, then c_T in row T; its
 // gradient dy likewise (row T: dc_n).
 //
-// lstm_forward binds 9 storage buffers, one over WebGPU's default of 8 per
-// stage. lstm_forward_h0_in_hprev binds 8 (no h0): on a device that allows
-// fewer than 9, src/nn/rnn copies h_0 into row 0 of hprev before the sweep
-// (a buffer copy, no dispatch) and runs it instead; the values are the same.
+// h_0 is read from row 0 of hprev, where src/nn/rnn copies it before the
+// sweep (a buffer copy, no dispatch), so lstm_forward binds 8 storage
+// buffers (WebGPU's default limit per stage) and no h0.
 // Params and flat_index are copies of rnn_cell.wgsl's (WGSL has no include);
 // their one Rust mirror is in src/kernels/rnn_cell.rs.
 //
@@ -41,7 +40,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xw: array<f32>;            // xw: (T, B, 4H)  x·W_ihᵀ + b_ih
-@group(0) @binding(4) var<storage, read> h0: array<f32>;            // h0: (B, H)
 @group(0) @binding(5) var<storage, read> c0: array<f32>;            // c0: (B, H)
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;     // y: (T+1, B, H)  h_1 … h_T, c_T
 @group(0) @binding(7) var<storage, read_write> hprev: array<f32>;   // hprev: (T, B, H)  h_0 … h_{T−1}
@@ -70,7 +68,7 @@ fn c_prev(b: u32, j: u32) -> f32 {
     return cs[((p.t - 1u) * p.batch + b) * H + j];
 }
 
-// Step p.t for (b, j) = idx < B·H: every write of lstm_forward but h_0's.
+// Step p.t for (b, j) = idx < B·H (row 0 of hprev already holds h_0).
 fn lstm_step(idx: u32) {
     let H = p.hidden;
     let b = idx / H;
@@ -97,16 +95,6 @@ fn lstm_step(idx: u32) {
 @compute @workgroup_size(64, 1, 1)
 fn lstm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_id) lid: vec3<u32>) {
-    let idx = flat_index(wid, nwg, lid);
-    if (idx >= p.batch * p.hidden) { return; }
-    lstm_step(idx);
-    if (p.t == 0u) { hprev[idx] = h0[idx]; } // row 0 of hprev, (b, j) = idx
-}
-
-// lstm_forward without h0: row 0 of hprev already holds h_0.
-@compute @workgroup_size(64, 1, 1)
-fn lstm_forward_h0_in_hprev(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                            @builtin(local_invocation_id) lid: vec3<u32>) {
     let idx = flat_index(wid, nwg, lid);
     if (idx >= p.batch * p.hidden) { return; }
     lstm_step(idx);

@@ -23,14 +23,11 @@
 // routes here only then (otherwise lstm_cell.wgsl/gru_cell.wgsl after a
 // matmul). Written out unrolled: subgroupBroadcast takes constant lanes.
 //
-// Two entries bind 9 storage buffers, one over WebGPU's default of 8 per
-// stage; each has a sibling that binds 8 with the same arithmetic, which
-// src/nn/rnn_fused.rs runs on a device that allows fewer than 9 (still one
-// dispatch per step):
-//   lstm_fused_forward_h0_in_hprev: no h0; h_0 is read from row 0 of hprev,
-//     where a buffer copy puts it before the sweep.
-//   gru_fused_backward_dh0_in_carry: no dh0; mode 1 writes dh_0 over the
-//     carry it reads (each invocation its own elements).
+// Every entry binds at most 8 storage buffers (WebGPU's default limit per
+// stage): lstm_fused_forward reads h_0 from row 0 of hprev, where a buffer
+// copy puts it before the sweep (so it binds no h0), and gru_fused_backward's
+// mode 1 writes dh_0 over the carry it reads (each invocation its own
+// elements; it binds no dh0).
 
 struct Params {
     t: u32,        // time step
@@ -72,7 +69,7 @@ fn load_h(m0: u32, kc: u32, j: u32, lane: u32) -> vec4<f32> {
     return out[((p.t - 1u) * p.batch + m) * h4 + kc];
 }
 
-// load_h with h_0 taken from row 0 of hprev (lstm_fused_forward_h0_in_hprev).
+// load_h with h_0 taken from row 0 of hprev (lstm_fused_forward).
 fn load_h_hprev0(m0: u32, kc: u32, j: u32, lane: u32) -> vec4<f32> {
     let m = min(m0 + 8u * j + lane, p.batch - 1u);
     let h4 = p.hidden / 4u;
@@ -106,22 +103,10 @@ fn load_w(kc: u32, n: u32) -> mat4x4<f32> {
     return mat4x4<f32>(w[base], w[base + n4], w[base + 2u * n4], w[base + 3u * n4]);
 }
 
-// LSTM forward for one row and 4 units from u0: the gates' h·Wᵀ parts given.
+// LSTM forward for one row and 4 units from u0: the gates' h·Wᵀ parts given
+// (h_0 is row 0 of hprev, put there by a buffer copy before the sweep).
 fn lstm_cell(row: u32, u0: u32, hi: vec4<f32>, hf: vec4<f32>, hg: vec4<f32>, ho: vec4<f32>) {
     if (row >= p.batch) { return; }
-    lstm_step(row, u0, hi, hf, hg, ho);
-    let s = row * (p.hidden / 4u) + u0 / 4u;
-    if (p.t == 0u) { hprev[s] = h0[s]; }
-}
-
-// lstm_cell where row 0 of hprev already holds h_0.
-fn lstm_cell_h0_in_hprev(row: u32, u0: u32, hi: vec4<f32>, hf: vec4<f32>, hg: vec4<f32>, ho: vec4<f32>) {
-    if (row >= p.batch) { return; }
-    lstm_step(row, u0, hi, hf, hg, ho);
-}
-
-// lstm_cell's writes but h_0's into hprev (row < B).
-fn lstm_step(row: u32, u0: u32, hi: vec4<f32>, hf: vec4<f32>, hg: vec4<f32>, ho: vec4<f32>) {
     let h4 = p.hidden / 4u;
     let uq = u0 / 4u;
     let bh = p.batch * h4;
@@ -150,14 +135,6 @@ fn lstm_rows(m: u32, u0: u32, ci: mat4x4<f32>, cf: mat4x4<f32>, cg: mat4x4<f32>,
     lstm_cell(m + 1u, u0, ci[1], cf[1], cg[1], co[1]);
     lstm_cell(m + 2u, u0, ci[2], cf[2], cg[2], co[2]);
     lstm_cell(m + 3u, u0, ci[3], cf[3], cg[3], co[3]);
-}
-
-fn lstm_rows_h0_in_hprev(m: u32, u0: u32, ci: mat4x4<f32>, cf: mat4x4<f32>, cg: mat4x4<f32>, co: mat4x4<f32>) {
-    if (u0 >= p.hidden) { return; }
-    lstm_cell_h0_in_hprev(m, u0, ci[0], cf[0], cg[0], co[0]);
-    lstm_cell_h0_in_hprev(m + 1u, u0, ci[1], cf[1], cg[1], co[1]);
-    lstm_cell_h0_in_hprev(m + 2u, u0, ci[2], cf[2], cg[2], co[2]);
-    lstm_cell_h0_in_hprev(m + 3u, u0, ci[3], cf[3], cg[3], co[3]);
 }
 
 // GRU forward for one row and 4 units from u0.
@@ -225,18 +202,9 @@ fn lstm_bcell(row: u32, u0: u32, dhh: vec4<f32>) {
     carry[s] = dc * fg;
 }
 
-// GRU backward for one row and 4 units: dhh = dGhh_{t+1}·W_hh there.
+// GRU backward for one row and 4 units: dhh = dGhh_{t+1}·W_hh there; mode 1
+// writes dh_0 over the carry (each element read and written by one invocation).
 fn gru_bcell(row: u32, u0: u32, dhh: vec4<f32>) {
-    if (row >= p.batch) { return; }
-    let h4 = p.hidden / 4u;
-    let uq = u0 / 4u;
-    let s = row * h4 + uq;
-    if (p.mode == 1u) { dh0[s] = dhh + carry[s]; return; }
-    gru_bstep(row, u0, dhh);
-}
-
-// gru_bcell with mode 1 writing dh_0 over the carry (read by this invocation only).
-fn gru_bcell_dh0_in_carry(row: u32, u0: u32, dhh: vec4<f32>) {
     if (row >= p.batch) { return; }
     let s = row * (p.hidden / 4u) + u0 / 4u;
     if (p.mode == 1u) { carry[s] = dhh + carry[s]; return; }
@@ -283,67 +251,9 @@ fn gru_brows(m: u32, u0: u32, c: mat4x4<f32>) {
     gru_bcell(m + 3u, u0, c[3]);
 }
 
-fn gru_brows_dh0_in_carry(m: u32, u0: u32, c: mat4x4<f32>) {
-    if (u0 >= p.hidden) { return; }
-    gru_bcell_dh0_in_carry(m, u0, c[0]);
-    gru_bcell_dh0_in_carry(m + 1u, u0, c[1]);
-    gru_bcell_dh0_in_carry(m + 2u, u0, c[2]);
-    gru_bcell_dh0_in_carry(m + 3u, u0, c[3]);
-}
-
-// lstm_fused_forward: 32 batch rows x 4 units per lane (x4 gates), 32 units per workgroup.
+// lstm_fused_forward: 32 batch rows x 4 units per lane (x4 gates), 32 units per workgroup; h_0 from row 0 of hprev.
 @compute @workgroup_size(8, 1, 1)
 fn lstm_fused_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-    let m0 = wid.y * 32u;
-    let u0 = wid.x * 32u + lane * 4u;
-    let uc = min(u0, p.hidden - 4u);
-    var c0_0 = mat4x4<f32>(); var c0_1 = mat4x4<f32>(); var c0_2 = mat4x4<f32>(); var c0_3 = mat4x4<f32>();
-    var c1_0 = mat4x4<f32>(); var c1_1 = mat4x4<f32>(); var c1_2 = mat4x4<f32>(); var c1_3 = mat4x4<f32>();
-    var c2_0 = mat4x4<f32>(); var c2_1 = mat4x4<f32>(); var c2_2 = mat4x4<f32>(); var c2_3 = mat4x4<f32>();
-    var c3_0 = mat4x4<f32>(); var c3_1 = mat4x4<f32>(); var c3_2 = mat4x4<f32>(); var c3_3 = mat4x4<f32>();
-    var c4_0 = mat4x4<f32>(); var c4_1 = mat4x4<f32>(); var c4_2 = mat4x4<f32>(); var c4_3 = mat4x4<f32>();
-    var c5_0 = mat4x4<f32>(); var c5_1 = mat4x4<f32>(); var c5_2 = mat4x4<f32>(); var c5_3 = mat4x4<f32>();
-    var c6_0 = mat4x4<f32>(); var c6_1 = mat4x4<f32>(); var c6_2 = mat4x4<f32>(); var c6_3 = mat4x4<f32>();
-    var c7_0 = mat4x4<f32>(); var c7_1 = mat4x4<f32>(); var c7_2 = mat4x4<f32>(); var c7_3 = mat4x4<f32>();
-    for (var kc = 0u; kc < p.kchunks; kc++) {
-        let s0 = load_h(m0, kc, 0u, lane);
-        let s1 = load_h(m0, kc, 1u, lane);
-        let s2 = load_h(m0, kc, 2u, lane);
-        let s3 = load_h(m0, kc, 3u, lane);
-        let b0 = load_wt(kc, 0u * p.hidden + uc);
-        let b1 = load_wt(kc, 1u * p.hidden + uc);
-        let b2 = load_wt(kc, 2u * p.hidden + uc);
-        let b3 = load_wt(kc, 3u * p.hidden + uc);
-        let a0 = mat4x4<f32>(subgroupBroadcast(s0, 0u), subgroupBroadcast(s0, 1u), subgroupBroadcast(s0, 2u), subgroupBroadcast(s0, 3u));
-        c0_0 += b0 * a0; c0_1 += b1 * a0; c0_2 += b2 * a0; c0_3 += b3 * a0;
-        let a1 = mat4x4<f32>(subgroupBroadcast(s0, 4u), subgroupBroadcast(s0, 5u), subgroupBroadcast(s0, 6u), subgroupBroadcast(s0, 7u));
-        c1_0 += b0 * a1; c1_1 += b1 * a1; c1_2 += b2 * a1; c1_3 += b3 * a1;
-        let a2 = mat4x4<f32>(subgroupBroadcast(s1, 0u), subgroupBroadcast(s1, 1u), subgroupBroadcast(s1, 2u), subgroupBroadcast(s1, 3u));
-        c2_0 += b0 * a2; c2_1 += b1 * a2; c2_2 += b2 * a2; c2_3 += b3 * a2;
-        let a3 = mat4x4<f32>(subgroupBroadcast(s1, 4u), subgroupBroadcast(s1, 5u), subgroupBroadcast(s1, 6u), subgroupBroadcast(s1, 7u));
-        c3_0 += b0 * a3; c3_1 += b1 * a3; c3_2 += b2 * a3; c3_3 += b3 * a3;
-        let a4 = mat4x4<f32>(subgroupBroadcast(s2, 0u), subgroupBroadcast(s2, 1u), subgroupBroadcast(s2, 2u), subgroupBroadcast(s2, 3u));
-        c4_0 += b0 * a4; c4_1 += b1 * a4; c4_2 += b2 * a4; c4_3 += b3 * a4;
-        let a5 = mat4x4<f32>(subgroupBroadcast(s2, 4u), subgroupBroadcast(s2, 5u), subgroupBroadcast(s2, 6u), subgroupBroadcast(s2, 7u));
-        c5_0 += b0 * a5; c5_1 += b1 * a5; c5_2 += b2 * a5; c5_3 += b3 * a5;
-        let a6 = mat4x4<f32>(subgroupBroadcast(s3, 0u), subgroupBroadcast(s3, 1u), subgroupBroadcast(s3, 2u), subgroupBroadcast(s3, 3u));
-        c6_0 += b0 * a6; c6_1 += b1 * a6; c6_2 += b2 * a6; c6_3 += b3 * a6;
-        let a7 = mat4x4<f32>(subgroupBroadcast(s3, 4u), subgroupBroadcast(s3, 5u), subgroupBroadcast(s3, 6u), subgroupBroadcast(s3, 7u));
-        c7_0 += b0 * a7; c7_1 += b1 * a7; c7_2 += b2 * a7; c7_3 += b3 * a7;
-    }
-    lstm_rows(m0 + 0u, u0, c0_0, c0_1, c0_2, c0_3);
-    lstm_rows(m0 + 4u, u0, c1_0, c1_1, c1_2, c1_3);
-    lstm_rows(m0 + 8u, u0, c2_0, c2_1, c2_2, c2_3);
-    lstm_rows(m0 + 12u, u0, c3_0, c3_1, c3_2, c3_3);
-    lstm_rows(m0 + 16u, u0, c4_0, c4_1, c4_2, c4_3);
-    lstm_rows(m0 + 20u, u0, c5_0, c5_1, c5_2, c5_3);
-    lstm_rows(m0 + 24u, u0, c6_0, c6_1, c6_2, c6_3);
-    lstm_rows(m0 + 28u, u0, c7_0, c7_1, c7_2, c7_3);
-}
-
-// lstm_fused_forward_h0_in_hprev: lstm_fused_forward without h0 (row 0 of hprev holds h_0).
-@compute @workgroup_size(8, 1, 1)
-fn lstm_fused_forward_h0_in_hprev(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     let m0 = wid.y * 32u;
     let u0 = wid.x * 32u + lane * 4u;
     let uc = min(u0, p.hidden - 4u);
@@ -381,14 +291,14 @@ fn lstm_fused_forward_h0_in_hprev(@builtin(workgroup_id) wid: vec3<u32>, @builti
         let a7 = mat4x4<f32>(subgroupBroadcast(s3, 4u), subgroupBroadcast(s3, 5u), subgroupBroadcast(s3, 6u), subgroupBroadcast(s3, 7u));
         c7_0 += b0 * a7; c7_1 += b1 * a7; c7_2 += b2 * a7; c7_3 += b3 * a7;
     }
-    lstm_rows_h0_in_hprev(m0 + 0u, u0, c0_0, c0_1, c0_2, c0_3);
-    lstm_rows_h0_in_hprev(m0 + 4u, u0, c1_0, c1_1, c1_2, c1_3);
-    lstm_rows_h0_in_hprev(m0 + 8u, u0, c2_0, c2_1, c2_2, c2_3);
-    lstm_rows_h0_in_hprev(m0 + 12u, u0, c3_0, c3_1, c3_2, c3_3);
-    lstm_rows_h0_in_hprev(m0 + 16u, u0, c4_0, c4_1, c4_2, c4_3);
-    lstm_rows_h0_in_hprev(m0 + 20u, u0, c5_0, c5_1, c5_2, c5_3);
-    lstm_rows_h0_in_hprev(m0 + 24u, u0, c6_0, c6_1, c6_2, c6_3);
-    lstm_rows_h0_in_hprev(m0 + 28u, u0, c7_0, c7_1, c7_2, c7_3);
+    lstm_rows(m0 + 0u, u0, c0_0, c0_1, c0_2, c0_3);
+    lstm_rows(m0 + 4u, u0, c1_0, c1_1, c1_2, c1_3);
+    lstm_rows(m0 + 8u, u0, c2_0, c2_1, c2_2, c2_3);
+    lstm_rows(m0 + 12u, u0, c3_0, c3_1, c3_2, c3_3);
+    lstm_rows(m0 + 16u, u0, c4_0, c4_1, c4_2, c4_3);
+    lstm_rows(m0 + 20u, u0, c5_0, c5_1, c5_2, c5_3);
+    lstm_rows(m0 + 24u, u0, c6_0, c6_1, c6_2, c6_3);
+    lstm_rows(m0 + 28u, u0, c7_0, c7_1, c7_2, c7_3);
 }
 
 // gru_fused_forward: 32 batch rows x 4 units per lane (x3 gates), 32 units per workgroup.
@@ -489,7 +399,7 @@ fn lstm_fused_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_
     lstm_brows(m0 + 28u, n0, c7_0); lstm_brows(m0 + 28u, n0 + 4u, c7_1);
 }
 
-// gru_fused_backward: 32 batch rows x 8 units per lane, 64 units per workgroup; K = 3H.
+// gru_fused_backward: 32 batch rows x 8 units per lane, 64 units per workgroup; K = 3H; mode 1 writes dh_0 into carry.
 @compute @workgroup_size(8, 1, 1)
 fn gru_fused_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     let m0 = wid.y * 32u;
@@ -536,53 +446,4 @@ fn gru_fused_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
     gru_brows(m0 + 20u, n0, c5_0); gru_brows(m0 + 20u, n0 + 4u, c5_1);
     gru_brows(m0 + 24u, n0, c6_0); gru_brows(m0 + 24u, n0 + 4u, c6_1);
     gru_brows(m0 + 28u, n0, c7_0); gru_brows(m0 + 28u, n0 + 4u, c7_1);
-}
-
-// gru_fused_backward_dh0_in_carry: gru_fused_backward without dh0 (mode 1 writes the carry).
-@compute @workgroup_size(8, 1, 1)
-fn gru_fused_backward_dh0_in_carry(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-    let m0 = wid.y * 32u;
-    let n0 = wid.x * 64u + lane * 8u;
-    let nc0 = min(n0, p.hidden - 4u);
-    let nc1 = min(n0 + 4u, p.hidden - 4u);
-    var c0_0 = mat4x4<f32>(); var c0_1 = mat4x4<f32>();
-    var c1_0 = mat4x4<f32>(); var c1_1 = mat4x4<f32>();
-    var c2_0 = mat4x4<f32>(); var c2_1 = mat4x4<f32>();
-    var c3_0 = mat4x4<f32>(); var c3_1 = mat4x4<f32>();
-    var c4_0 = mat4x4<f32>(); var c4_1 = mat4x4<f32>();
-    var c5_0 = mat4x4<f32>(); var c5_1 = mat4x4<f32>();
-    var c6_0 = mat4x4<f32>(); var c6_1 = mat4x4<f32>();
-    var c7_0 = mat4x4<f32>(); var c7_1 = mat4x4<f32>();
-    for (var kc = 0u; kc < p.kchunks; kc++) {
-        let s0 = load_dghh(m0, kc, 0u, lane);
-        let s1 = load_dghh(m0, kc, 1u, lane);
-        let s2 = load_dghh(m0, kc, 2u, lane);
-        let s3 = load_dghh(m0, kc, 3u, lane);
-        let b0 = load_w(kc, nc0);
-        let b1 = load_w(kc, nc1);
-        let a0 = mat4x4<f32>(subgroupBroadcast(s0, 0u), subgroupBroadcast(s0, 1u), subgroupBroadcast(s0, 2u), subgroupBroadcast(s0, 3u));
-        c0_0 += b0 * a0; c0_1 += b1 * a0;
-        let a1 = mat4x4<f32>(subgroupBroadcast(s0, 4u), subgroupBroadcast(s0, 5u), subgroupBroadcast(s0, 6u), subgroupBroadcast(s0, 7u));
-        c1_0 += b0 * a1; c1_1 += b1 * a1;
-        let a2 = mat4x4<f32>(subgroupBroadcast(s1, 0u), subgroupBroadcast(s1, 1u), subgroupBroadcast(s1, 2u), subgroupBroadcast(s1, 3u));
-        c2_0 += b0 * a2; c2_1 += b1 * a2;
-        let a3 = mat4x4<f32>(subgroupBroadcast(s1, 4u), subgroupBroadcast(s1, 5u), subgroupBroadcast(s1, 6u), subgroupBroadcast(s1, 7u));
-        c3_0 += b0 * a3; c3_1 += b1 * a3;
-        let a4 = mat4x4<f32>(subgroupBroadcast(s2, 0u), subgroupBroadcast(s2, 1u), subgroupBroadcast(s2, 2u), subgroupBroadcast(s2, 3u));
-        c4_0 += b0 * a4; c4_1 += b1 * a4;
-        let a5 = mat4x4<f32>(subgroupBroadcast(s2, 4u), subgroupBroadcast(s2, 5u), subgroupBroadcast(s2, 6u), subgroupBroadcast(s2, 7u));
-        c5_0 += b0 * a5; c5_1 += b1 * a5;
-        let a6 = mat4x4<f32>(subgroupBroadcast(s3, 0u), subgroupBroadcast(s3, 1u), subgroupBroadcast(s3, 2u), subgroupBroadcast(s3, 3u));
-        c6_0 += b0 * a6; c6_1 += b1 * a6;
-        let a7 = mat4x4<f32>(subgroupBroadcast(s3, 4u), subgroupBroadcast(s3, 5u), subgroupBroadcast(s3, 6u), subgroupBroadcast(s3, 7u));
-        c7_0 += b0 * a7; c7_1 += b1 * a7;
-    }
-    gru_brows_dh0_in_carry(m0 + 0u, n0, c0_0); gru_brows_dh0_in_carry(m0 + 0u, n0 + 4u, c0_1);
-    gru_brows_dh0_in_carry(m0 + 4u, n0, c1_0); gru_brows_dh0_in_carry(m0 + 4u, n0 + 4u, c1_1);
-    gru_brows_dh0_in_carry(m0 + 8u, n0, c2_0); gru_brows_dh0_in_carry(m0 + 8u, n0 + 4u, c2_1);
-    gru_brows_dh0_in_carry(m0 + 12u, n0, c3_0); gru_brows_dh0_in_carry(m0 + 12u, n0 + 4u, c3_1);
-    gru_brows_dh0_in_carry(m0 + 16u, n0, c4_0); gru_brows_dh0_in_carry(m0 + 16u, n0 + 4u, c4_1);
-    gru_brows_dh0_in_carry(m0 + 20u, n0, c5_0); gru_brows_dh0_in_carry(m0 + 20u, n0 + 4u, c5_1);
-    gru_brows_dh0_in_carry(m0 + 24u, n0, c6_0); gru_brows_dh0_in_carry(m0 + 24u, n0 + 4u, c6_1);
-    gru_brows_dh0_in_carry(m0 + 28u, n0, c7_0); gru_brows_dh0_in_carry(m0 + 28u, n0 + 4u, c7_1);
 }

@@ -22,10 +22,9 @@
 // Rows past B and chunks past K are clamped on load (they feed only outputs
 // that are skipped); the K loops have no branches (SwiftShader's compiler).
 //
-// As in rnn_fused.wgsl, the 9-buffer entries lstm_wg_forward and
-// gru_wg_backward have 8-buffer siblings (h_0 read from row 0 of hprev;
-// mode 1's dh_0 written over the carry) for devices with WebGPU's default
-// limit of 8 storage buffers per stage.
+// As in rnn_fused.wgsl, every entry binds at most 8 storage buffers:
+// lstm_wg_forward reads h_0 from row 0 of hprev (copied there before the
+// sweep) and gru_wg_backward's mode 1 writes dh_0 over the carry.
 
 struct Params {
     t: u32,        // time step
@@ -81,7 +80,7 @@ fn stage_h(lid: u32, m0: u32, k0: u32) {
     }
 }
 
-// stage_h with h_0 in row 0 of hprev (lstm_wg_forward_h0_in_hprev).
+// stage_h with h_0 in row 0 of hprev (lstm_wg_forward).
 fn stage_h_hprev0(lid: u32, m0: u32, k0: u32) {
     let h4 = p.hidden / 4u;
     let prev = select(p.t, 1u, p.t == 0u) - 1u;
@@ -126,22 +125,10 @@ fn load_w(kc: u32, n: u32) -> mat4x4<f32> {
     return mat4x4<f32>(w[base], w[base + n4], w[base + 2u * n4], w[base + 3u * n4]);
 }
 
-// LSTM forward for one row and 4 units from u0: the gates' h·Wᵀ parts given.
+// LSTM forward for one row and 4 units from u0: the gates' h·Wᵀ parts given
+// (h_0 is row 0 of hprev, put there by a buffer copy before the sweep).
 fn lstm_cell(row: u32, u0: u32, hi: vec4<f32>, hf: vec4<f32>, hg: vec4<f32>, ho: vec4<f32>) {
     if (row >= p.batch) { return; }
-    lstm_step(row, u0, hi, hf, hg, ho);
-    let s = row * (p.hidden / 4u) + u0 / 4u;
-    if (p.t == 0u) { hprev[s] = h0[s]; }
-}
-
-// lstm_cell where row 0 of hprev already holds h_0.
-fn lstm_cell_h0_in_hprev(row: u32, u0: u32, hi: vec4<f32>, hf: vec4<f32>, hg: vec4<f32>, ho: vec4<f32>) {
-    if (row >= p.batch) { return; }
-    lstm_step(row, u0, hi, hf, hg, ho);
-}
-
-// lstm_cell's writes but h_0's into hprev (row < B).
-fn lstm_step(row: u32, u0: u32, hi: vec4<f32>, hf: vec4<f32>, hg: vec4<f32>, ho: vec4<f32>) {
     let h4 = p.hidden / 4u;
     let uq = u0 / 4u;
     let bh = p.batch * h4;
@@ -170,14 +157,6 @@ fn lstm_rows(m: u32, u0: u32, ci: mat4x4<f32>, cf: mat4x4<f32>, cg: mat4x4<f32>,
     lstm_cell(m + 1u, u0, ci[1], cf[1], cg[1], co[1]);
     lstm_cell(m + 2u, u0, ci[2], cf[2], cg[2], co[2]);
     lstm_cell(m + 3u, u0, ci[3], cf[3], cg[3], co[3]);
-}
-
-fn lstm_rows_h0_in_hprev(m: u32, u0: u32, ci: mat4x4<f32>, cf: mat4x4<f32>, cg: mat4x4<f32>, co: mat4x4<f32>) {
-    if (u0 >= p.hidden) { return; }
-    lstm_cell_h0_in_hprev(m, u0, ci[0], cf[0], cg[0], co[0]);
-    lstm_cell_h0_in_hprev(m + 1u, u0, ci[1], cf[1], cg[1], co[1]);
-    lstm_cell_h0_in_hprev(m + 2u, u0, ci[2], cf[2], cg[2], co[2]);
-    lstm_cell_h0_in_hprev(m + 3u, u0, ci[3], cf[3], cg[3], co[3]);
 }
 
 // GRU forward for one row and 4 units from u0.
@@ -245,18 +224,9 @@ fn lstm_bcell(row: u32, u0: u32, dhh: vec4<f32>) {
     carry[s] = dc * fg;
 }
 
-// GRU backward for one row and 4 units: dhh = dGhh_{t+1}·W_hh there.
+// GRU backward for one row and 4 units: dhh = dGhh_{t+1}·W_hh there; mode 1
+// writes dh_0 over the carry (each element read and written by one invocation).
 fn gru_bcell(row: u32, u0: u32, dhh: vec4<f32>) {
-    if (row >= p.batch) { return; }
-    let h4 = p.hidden / 4u;
-    let uq = u0 / 4u;
-    let s = row * h4 + uq;
-    if (p.mode == 1u) { dh0[s] = dhh + carry[s]; return; }
-    gru_bstep(row, u0, dhh);
-}
-
-// gru_bcell with mode 1 writing dh_0 over the carry (read by this invocation only).
-fn gru_bcell_dh0_in_carry(row: u32, u0: u32, dhh: vec4<f32>) {
     if (row >= p.batch) { return; }
     let s = row * (p.hidden / 4u) + u0 / 4u;
     if (p.mode == 1u) { carry[s] = dhh + carry[s]; return; }
@@ -303,48 +273,9 @@ fn gru_brows(m: u32, u0: u32, c: mat4x4<f32>) {
     gru_bcell(m + 3u, u0, c[3]);
 }
 
-fn gru_brows_dh0_in_carry(m: u32, u0: u32, c: mat4x4<f32>) {
-    if (u0 >= p.hidden) { return; }
-    gru_bcell_dh0_in_carry(m, u0, c[0]);
-    gru_bcell_dh0_in_carry(m + 1u, u0, c[1]);
-    gru_bcell_dh0_in_carry(m + 2u, u0, c[2]);
-    gru_bcell_dh0_in_carry(m + 3u, u0, c[3]);
-}
-
-// lstm_wg_forward: per invocation 8 rows × 4 units × 4 gates; 32 rows × 64 units per workgroup.
+// lstm_wg_forward: per invocation 8 rows × 4 units × 4 gates; 32 rows × 64 units per workgroup; h_0 from row 0 of hprev.
 @compute @workgroup_size(16, 4, 1)
 fn lstm_wg_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let m0 = wid.y * 32u;
-    let r0 = 8u * l.y;
-    let u0 = wid.x * 64u + l.x * 4u;
-    let uc = min(u0, p.hidden - 4u);
-    var i0 = mat4x4<f32>(); var i1 = mat4x4<f32>(); var f0 = mat4x4<f32>(); var f1 = mat4x4<f32>(); var g0 = mat4x4<f32>(); var g1 = mat4x4<f32>(); var o0 = mat4x4<f32>(); var o1 = mat4x4<f32>();
-    for (var k0 = 0u; k0 < p.kchunks; k0 += KS) {
-        stage_h(lid, m0, k0);
-        workgroupBarrier();
-        let kn = min(KS, p.kchunks - k0);
-        for (var kk = 0u; kk < kn; kk++) {
-            let a0 = tile_rows(r0, kk);
-            let a1 = tile_rows(r0 + 4u, kk);
-            let kc = k0 + kk;
-            let bi = load_wt(kc, uc);
-            i0 += bi * a0; i1 += bi * a1;
-            let bf = load_wt(kc, p.hidden + uc);
-            f0 += bf * a0; f1 += bf * a1;
-            let bg = load_wt(kc, 2u * p.hidden + uc);
-            g0 += bg * a0; g1 += bg * a1;
-            let bo = load_wt(kc, 3u * p.hidden + uc);
-            o0 += bo * a0; o1 += bo * a1;
-        }
-        workgroupBarrier();
-    }
-    lstm_rows(m0 + r0, u0, i0, f0, g0, o0);
-    lstm_rows(m0 + r0 + 4u, u0, i1, f1, g1, o1);
-}
-
-// lstm_wg_forward_h0_in_hprev: lstm_wg_forward without h0 (h_0 in row 0 of hprev).
-@compute @workgroup_size(16, 4, 1)
-fn lstm_wg_forward_h0_in_hprev(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m0 = wid.y * 32u;
     let r0 = 8u * l.y;
     let u0 = wid.x * 64u + l.x * 4u;
@@ -369,8 +300,8 @@ fn lstm_wg_forward_h0_in_hprev(@builtin(workgroup_id) wid: vec3<u32>, @builtin(l
         }
         workgroupBarrier();
     }
-    lstm_rows_h0_in_hprev(m0 + r0, u0, i0, f0, g0, o0);
-    lstm_rows_h0_in_hprev(m0 + r0 + 4u, u0, i1, f1, g1, o1);
+    lstm_rows(m0 + r0, u0, i0, f0, g0, o0);
+    lstm_rows(m0 + r0 + 4u, u0, i1, f1, g1, o1);
 }
 
 // gru_wg_forward: per invocation 8 rows × 4 units × 3 gates; 32 rows × 64 units per workgroup.
@@ -431,7 +362,7 @@ fn lstm_wg_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
     lstm_brows(m0 + r0 + 4u, n0 + 4u, c11);
 }
 
-// gru_wg_backward: per invocation 8 rows × 8 units; 32 rows × 128 units per workgroup; K = 3H.
+// gru_wg_backward: per invocation 8 rows × 8 units; 32 rows × 128 units per workgroup; K = 3H; mode 1 writes dh_0 into carry.
 @compute @workgroup_size(16, 4, 1)
 fn gru_wg_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let m0 = wid.y * 32u;
@@ -458,33 +389,4 @@ fn gru_wg_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     gru_brows(m0 + r0, n0 + 4u, c01);
     gru_brows(m0 + r0 + 4u, n0, c10);
     gru_brows(m0 + r0 + 4u, n0 + 4u, c11);
-}
-
-// gru_wg_backward_dh0_in_carry: gru_wg_backward without dh0 (mode 1 writes the carry).
-@compute @workgroup_size(16, 4, 1)
-fn gru_wg_backward_dh0_in_carry(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let m0 = wid.y * 32u;
-    let r0 = 8u * l.y;
-    let n0 = wid.x * 128u + l.x * 8u;
-    let nc0 = min(n0, p.hidden - 4u);
-    let nc1 = min(n0 + 4u, p.hidden - 4u);
-    var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>();
-    for (var k0 = 0u; k0 < p.kchunks; k0 += KS) {
-        stage_dghh(lid, m0, k0);
-        workgroupBarrier();
-        let kn = min(KS, p.kchunks - k0);
-        for (var kk = 0u; kk < kn; kk++) {
-            let a0 = tile_rows(r0, kk);
-            let a1 = tile_rows(r0 + 4u, kk);
-            let kc = k0 + kk;
-            let b0 = load_w(kc, nc0);
-            let b1 = load_w(kc, nc1);
-            c00 += b0 * a0; c01 += b1 * a0; c10 += b0 * a1; c11 += b1 * a1;
-        }
-        workgroupBarrier();
-    }
-    gru_brows_dh0_in_carry(m0 + r0, n0, c00);
-    gru_brows_dh0_in_carry(m0 + r0, n0 + 4u, c01);
-    gru_brows_dh0_in_carry(m0 + r0 + 4u, n0, c10);
-    gru_brows_dh0_in_carry(m0 + r0 + 4u, n0 + 4u, c11);
 }

@@ -196,19 +196,13 @@ impl Requirements {
 /// (kernel, entry, fallback): entry points over WebGPU's default of 8
 /// storage buffers per stage and the sibling that binds at most 8, which
 /// the op chooses from `max_storage_buffers_per_shader_stage`
-/// (src/ops/ctc.rs, src/nn/rnn/sweep.rs, src/nn/rnn_fused.rs).
+/// (src/ops/ctc.rs).
 /// tests/portability.rs checks that each fallback fits and that no other
 /// entry point is over the defaults.
 pub static FALLBACKS: &[(&str, &str, &str)] = &[
     ("ctc", "ctc_grad", "ctc_grad_packed"),
     ("ctc", "ctc_beta_grad_serial", "ctc_beta_grad_serial_packed"),
     ("ctc_subgroup", "ctc_beta_grad_subgroup", "ctc_beta_grad_subgroup_packed"),
-    ("lstm_cell", "lstm_forward", "lstm_forward_h0_in_hprev"),
-    ("gru_cell", "gru_backward", "gru_backward_no_dghh"),
-    ("rnn_fused", "lstm_fused_forward", "lstm_fused_forward_h0_in_hprev"),
-    ("rnn_fused", "gru_fused_backward", "gru_fused_backward_dh0_in_carry"),
-    ("rnn_fused_wg", "lstm_wg_forward", "lstm_wg_forward_h0_in_hprev"),
-    ("rnn_fused_wg", "gru_wg_backward", "gru_wg_backward_dh0_in_carry"),
 ];
 
 fn block_uses_subgroups(module: &Module, block: &naga::Block, seen: &mut BTreeSet<naga::Handle<naga::Function>>) -> bool {

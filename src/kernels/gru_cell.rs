@@ -46,18 +46,16 @@ pub const DGSTEP: Slot = Slot::read_write("dgstep", 20);
 /// h_t = (1 − z)⊙n + z⊙h_{t−1}, one invocation per (b, j).
 pub const GRU_FORWARD: Entry =
     Entry { name: "gru_forward", slots: &[P, XW, H0, OUT, HPREV, ACT, HN, HW, HCUR] };
-/// dGih_t, dGhh_t and the carried z⊙dh from dy_t, dhh and the saved gates, one invocation per (b, j).
+/// dGih_t, the next matmul's dGhh_t and the carried z⊙dh from dy_t, dhh and
+/// the saved gates, one invocation per (b, j); [`GRU_DGHH`] writes dGhh
+/// after the sweep.
 pub const GRU_BACKWARD: Entry =
-    Entry { name: "gru_backward", slots: &[P, HPREV, ACT, HN, DY, DG, DGHH, DH_CARRY, DHH, DGSTEP] };
-/// [`GRU_BACKWARD`] less `dghh` (8 storage buffers, WebGPU's default limit;
-/// the original binds 9): [`GRU_DGHH`] writes dGhh after the sweep.
-pub const GRU_BACKWARD_NO_DGHH: Entry =
-    Entry { name: "gru_backward_no_dghh", slots: &[P, HPREV, ACT, HN, DY, DG, DH_CARRY, DHH, DGSTEP] };
+    Entry { name: "gru_backward", slots: &[P, HPREV, ACT, HN, DY, DG, DH_CARRY, DHH, DGSTEP] };
 /// dGhh of every step from dGih and r, one invocation per (t, b, j).
 pub const GRU_DGHH: Entry = Entry { name: "gru_dghh", slots: &[P, ACT, DG, DGHH] };
 
 /// Everything above, for the contract test.
-pub const CONTRACT: Contract = Contract { kernel: KERNEL, params: &[Params::LAYOUT], entries: &[GRU_FORWARD, GRU_BACKWARD, GRU_BACKWARD_NO_DGHH, GRU_DGHH] };
+pub const CONTRACT: Contract = Contract { kernel: KERNEL, params: &[Params::LAYOUT], entries: &[GRU_FORWARD, GRU_BACKWARD, GRU_DGHH] };
 
 /// What one forward step `p.t` reads and writes.
 pub struct Forward<'a> {
@@ -93,8 +91,6 @@ pub struct Backward<'a> {
     pub dhh: &'a Tensor,
     /// (T, B, 3H): row t written.
     pub dg: &'a Tensor,
-    /// (T, B, 3H): row t written.
-    pub dghh: &'a Tensor,
     /// (B, H): z_t ⊙ dh_t, read (t < T−1) and written.
     pub dh_carry: &'a Tensor,
     /// (B, 3H): dGhh_t, written.
@@ -116,7 +112,8 @@ pub fn record_gru_forward(ctx: &Context, p: &Params, s: &Forward, groups: [u32; 
     record(ctx, KERNEL, &GRU_FORWARD, &[], p, &b, groups)
 }
 
-/// Step `p.t` of the backward (see [`Backward`]) over the B·H-invocation grid `groups`.
+/// Step `p.t` of the backward (see [`Backward`]) over the B·H-invocation
+/// grid `groups`; [`record_gru_dghh`] writes dGhh after the sweep.
 pub fn record_gru_backward(ctx: &Context, p: &Params, s: &Backward, groups: [u32; 3]) -> Result<()> {
     let b = [
         HPREV.bind(s.hprev),
@@ -125,27 +122,10 @@ pub fn record_gru_backward(ctx: &Context, p: &Params, s: &Backward, groups: [u32
         DY.bind(s.dy),
         DHH.bind(s.dhh),
         DG.bind(s.dg),
-        DGHH.bind(s.dghh),
         DH_CARRY.bind(s.dh_carry),
         DGSTEP.bind(s.dgstep),
     ];
     record(ctx, KERNEL, &GRU_BACKWARD, &[], p, &b, groups)
-}
-
-/// Step `p.t` of the backward as [`record_gru_backward`] but leaving
-/// `s.dghh` unwritten (and unbound) for [`record_gru_dghh`] after the sweep.
-pub fn record_gru_backward_no_dghh(ctx: &Context, p: &Params, s: &Backward, groups: [u32; 3]) -> Result<()> {
-    let b = [
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        HN.bind(s.hn),
-        DY.bind(s.dy),
-        DHH.bind(s.dhh),
-        DG.bind(s.dg),
-        DH_CARRY.bind(s.dh_carry),
-        DGSTEP.bind(s.dgstep),
-    ];
-    record(ctx, KERNEL, &GRU_BACKWARD_NO_DGHH, &[], p, &b, groups)
 }
 
 /// dghh (T, B, 3H) from dg (T, B, 3H) and the gates act (T, B, 3H), all

@@ -16,8 +16,6 @@ pub const KERNEL: &str = "lstm_cell";
 pub const P: Slot = Slot::uniform("p", 0);
 /// `xw`: (T, B, 4H), x·W_ihᵀ + b_ih.
 pub const XW: Slot = Slot::read("xw", 1);
-/// `h0`: (B, H).
-pub const H0: Slot = Slot::read("h0", 4);
 /// `c0`: (B, H).
 pub const C0: Slot = Slot::read("c0", 5);
 /// `out`: (T+1, B, H), h_1 … h_T, c_T.
@@ -43,31 +41,26 @@ pub const DHH: Slot = Slot::read("dhh", 19);
 /// `dgstep`: (B, 4H), dG_t for the next matmul.
 pub const DGSTEP: Slot = Slot::read_write("dgstep", 20);
 
-/// c_t = f⊙c_{t−1} + i⊙g, h_t = o⊙tanh(c_t), one invocation per (b, j).
+/// c_t = f⊙c_{t−1} + i⊙g, h_t = o⊙tanh(c_t), one invocation per (b, j);
+/// h_0 is read from row 0 of `hprev`.
 pub const LSTM_FORWARD: Entry =
-    Entry { name: "lstm_forward", slots: &[P, XW, H0, C0, OUT, HPREV, ACT, CS, HW, HCUR] };
-/// [`LSTM_FORWARD`] less `h0` (8 storage buffers, WebGPU's default limit;
-/// the original binds 9): row 0 of `hprev` must already hold h_0.
-pub const LSTM_FORWARD_H0_IN_HPREV: Entry =
-    Entry { name: "lstm_forward_h0_in_hprev", slots: &[P, XW, C0, OUT, HPREV, ACT, CS, HW, HCUR] };
+    Entry { name: "lstm_forward", slots: &[P, XW, C0, OUT, HPREV, ACT, CS, HW, HCUR] };
 /// dG_t and the carried f⊙dc from dy_t, dhh and the saved gates, one invocation per (b, j).
 pub const LSTM_BACKWARD: Entry =
     Entry { name: "lstm_backward", slots: &[P, C0, ACT, CS, DY, DG, DC_CARRY, DHH, DGSTEP] };
 
 /// Everything above, for the contract test.
-pub const CONTRACT: Contract = Contract { kernel: KERNEL, params: &[Params::LAYOUT], entries: &[LSTM_FORWARD, LSTM_FORWARD_H0_IN_HPREV, LSTM_BACKWARD] };
+pub const CONTRACT: Contract = Contract { kernel: KERNEL, params: &[Params::LAYOUT], entries: &[LSTM_FORWARD, LSTM_BACKWARD] };
 
 /// What one forward step `p.t` reads and writes.
 pub struct Forward<'a> {
     /// (T, B, 4H), x·W_ihᵀ + b_ih of every step.
     pub xw: &'a Tensor,
     /// (B, H).
-    pub h0: &'a Tensor,
-    /// (B, H).
     pub c0: &'a Tensor,
     /// (T+1, B, H): row t (and row T at t = T−1) written.
     pub out: &'a Tensor,
-    /// (T, B, H): rows t (at t = 0) and t + 1 written.
+    /// (T, B, H): row 0 holds h_0 (copied before the sweep); row t + 1 written.
     pub hprev: &'a Tensor,
     /// (T, B, 4H): row t written.
     pub act: &'a Tensor,
@@ -103,7 +96,6 @@ pub struct Backward<'a> {
 pub fn record_lstm_forward(ctx: &Context, p: &Params, s: &Forward, groups: [u32; 3]) -> Result<()> {
     let b = [
         XW.bind(s.xw),
-        H0.bind(s.h0),
         C0.bind(s.c0),
         OUT.bind(s.out),
         HPREV.bind(s.hprev),
@@ -113,22 +105,6 @@ pub fn record_lstm_forward(ctx: &Context, p: &Params, s: &Forward, groups: [u32;
         HCUR.bind(s.hcur),
     ];
     record(ctx, KERNEL, &LSTM_FORWARD, &[], p, &b, groups)
-}
-
-/// Step `p.t` of the forward as [`record_lstm_forward`] but with h_0 read
-/// from row 0 of `s.hprev` (copied there before the sweep; `s.h0` unbound).
-pub fn record_lstm_forward_h0_in_hprev(ctx: &Context, p: &Params, s: &Forward, groups: [u32; 3]) -> Result<()> {
-    let b = [
-        XW.bind(s.xw),
-        C0.bind(s.c0),
-        OUT.bind(s.out),
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        CS.bind(s.cs),
-        HW.bind(s.hw),
-        HCUR.bind(s.hcur),
-    ];
-    record(ctx, KERNEL, &LSTM_FORWARD_H0_IN_HPREV, &[], p, &b, groups)
 }
 
 /// Step `p.t` of the backward (see [`Backward`]) over the B·H-invocation grid `groups`.

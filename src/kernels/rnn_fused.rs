@@ -63,26 +63,21 @@ pub const CARRY: Slot = Slot::read_write("carry", 13);
 /// `dh0`: (B, H), mode 1's output.
 pub const DH0: Slot = Slot::read_write("dh0", 14);
 
-/// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 32 units per workgroup.
+/// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 32 units per workgroup;
+/// h_0 is read from row 0 of `hprev` (no `h0` bound, so it fits 8 storage
+/// buffers).
 pub const LSTM_FUSED_FORWARD: Entry =
-    Entry { name: "lstm_fused_forward", slots: &[P, XW, W, BHH, H0, C0, OUT, HPREV, ACT, AUX] };
-/// [`LSTM_FUSED_FORWARD`] less `h0` (8 storage buffers, WebGPU's default
-/// limit; the original binds 9): row 0 of `hprev` must already hold h_0.
-pub const LSTM_FUSED_FORWARD_H0_IN_HPREV: Entry =
-    Entry { name: "lstm_fused_forward_h0_in_hprev", slots: &[P, XW, W, BHH, C0, OUT, HPREV, ACT, AUX] };
+    Entry { name: "lstm_fused_forward", slots: &[P, XW, W, BHH, C0, OUT, HPREV, ACT, AUX] };
 /// GRU step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 32 units per workgroup.
 pub const GRU_FUSED_FORWARD: Entry =
     Entry { name: "gru_fused_forward", slots: &[P, XW, W, BHH, H0, OUT, HPREV, ACT, AUX] };
 /// LSTM backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 64 units per workgroup.
 pub const LSTM_FUSED_BACKWARD: Entry =
     Entry { name: "lstm_fused_backward", slots: &[P, W, C0, ACT, AUX, DY, DG, CARRY, DH0] };
-/// GRU backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 64 units per workgroup.
+/// GRU backward step t (mode 0) or dh_0 (mode 1, written into `carry`; no
+/// `dh0` bound, so it fits 8 storage buffers), 32 batch rows × 64 units per workgroup.
 pub const GRU_FUSED_BACKWARD: Entry =
-    Entry { name: "gru_fused_backward", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY, DH0] };
-/// [`GRU_FUSED_BACKWARD`] less `dh0` (8 storage buffers, WebGPU's default
-/// limit; the original binds 9): mode 1 writes dh_0 into `carry`.
-pub const GRU_FUSED_BACKWARD_DH0_IN_CARRY: Entry =
-    Entry { name: "gru_fused_backward_dh0_in_carry", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY] };
+    Entry { name: "gru_fused_backward", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY] };
 
 /// Everything above, for the contract test.
 pub const CONTRACT: Contract = Contract {
@@ -90,11 +85,9 @@ pub const CONTRACT: Contract = Contract {
     params: &[Params::LAYOUT],
     entries: &[
         LSTM_FUSED_FORWARD,
-        LSTM_FUSED_FORWARD_H0_IN_HPREV,
         GRU_FUSED_FORWARD,
         LSTM_FUSED_BACKWARD,
         GRU_FUSED_BACKWARD,
-        GRU_FUSED_BACKWARD_DH0_IN_CARRY,
     ],
 };
 
@@ -128,8 +121,8 @@ pub struct Grads<'a> {
     pub dh0: &'a Tensor,
 }
 
-/// LSTM step `p.t` from xw (T, B, 4H), b_hh (4H,) and c0 (B, H), over
-/// [ceil(H / 32), ceil(B / 32), 1] workgroups.
+/// LSTM step `p.t` from xw (T, B, 4H), b_hh (4H,) and c0 (B, H), h_0 read
+/// from row 0 of `s.hprev` (copied there before the sweep; `s.h0` unbound).
 pub fn record_lstm_fused_forward(
     ctx: &Context,
     p: &Params,
@@ -143,7 +136,6 @@ pub fn record_lstm_fused_forward(
         XW.bind(xw),
         W.bind(s.w),
         BHH.bind(bhh),
-        H0.bind(s.h0),
         C0.bind(c0),
         OUT.bind(s.out),
         HPREV.bind(s.hprev),
@@ -151,30 +143,6 @@ pub fn record_lstm_fused_forward(
         AUX.bind(s.aux),
     ];
     record(ctx, KERNEL, &LSTM_FUSED_FORWARD, &[], p, &b, groups)
-}
-
-/// LSTM step `p.t` as [`record_lstm_fused_forward`] but with h_0 read from
-/// row 0 of `s.hprev` (copied there before the sweep; `s.h0` unbound).
-pub fn record_lstm_fused_forward_h0_in_hprev(
-    ctx: &Context,
-    p: &Params,
-    s: &Sweep,
-    c0: &Tensor,
-    xw: &Tensor,
-    bhh: &Tensor,
-    groups: [u32; 3],
-) -> Result<()> {
-    let b = [
-        XW.bind(xw),
-        W.bind(s.w),
-        BHH.bind(bhh),
-        C0.bind(c0),
-        OUT.bind(s.out),
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-    ];
-    record(ctx, KERNEL, &LSTM_FUSED_FORWARD_H0_IN_HPREV, &[], p, &b, groups)
 }
 
 /// GRU step `p.t` from xw (T, B, 3H) and b_hh (3H,), over
@@ -224,7 +192,7 @@ pub fn record_lstm_fused_backward(
 }
 
 /// GRU backward step `p.t` into dg and the hidden-side dghh (T, B, 3H)
-/// (mode 0) or dh_0 (mode 1), over [ceil(H / 64), ceil(B / 32), 1] workgroups.
+/// (mode 0) or dh_0 into `g.carry` (mode 1; `g.dh0` unbound).
 pub fn record_gru_fused_backward(
     ctx: &Context,
     p: &Params,
@@ -242,30 +210,6 @@ pub fn record_gru_fused_backward(
         DG.bind(g.dg),
         DGHH.bind(dghh),
         CARRY.bind(g.carry),
-        DH0.bind(g.dh0),
     ];
     record(ctx, KERNEL, &GRU_FUSED_BACKWARD, &[], p, &b, groups)
-}
-
-/// GRU backward step `p.t` as [`record_gru_fused_backward`], but mode 1
-/// writes dh_0 into `g.carry` (`g.dh0` unbound).
-pub fn record_gru_fused_backward_dh0_in_carry(
-    ctx: &Context,
-    p: &Params,
-    s: &Sweep,
-    g: &Grads,
-    dghh: &Tensor,
-    groups: [u32; 3],
-) -> Result<()> {
-    let b = [
-        W.bind(s.w),
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-        DY.bind(g.dy),
-        DG.bind(g.dg),
-        DGHH.bind(dghh),
-        CARRY.bind(g.carry),
-    ];
-    record(ctx, KERNEL, &GRU_FUSED_BACKWARD_DH0_IN_CARRY, &[], p, &b, groups)
 }

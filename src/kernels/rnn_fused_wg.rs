@@ -29,26 +29,21 @@ pub use super::rnn_fused::Params;
 /// (the contract test checks them against this shader too).
 pub use super::rnn_fused::{ACT, AUX, BHH, C0, CARRY, DG, DGHH, DH0, DY, H0, HPREV, OUT, P, W, XW};
 
-/// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup.
+/// LSTM step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup;
+/// h_0 is read from row 0 of `hprev` (no `h0` bound, so it fits 8 storage
+/// buffers).
 pub const LSTM_WG_FORWARD: Entry =
-    Entry { name: "lstm_wg_forward", slots: &[P, XW, W, BHH, H0, C0, OUT, HPREV, ACT, AUX] };
-/// [`LSTM_WG_FORWARD`] less `h0` (8 storage buffers, WebGPU's default
-/// limit; the original binds 9): row 0 of `hprev` must already hold h_0.
-pub const LSTM_WG_FORWARD_H0_IN_HPREV: Entry =
-    Entry { name: "lstm_wg_forward_h0_in_hprev", slots: &[P, XW, W, BHH, C0, OUT, HPREV, ACT, AUX] };
+    Entry { name: "lstm_wg_forward", slots: &[P, XW, W, BHH, C0, OUT, HPREV, ACT, AUX] };
 /// GRU step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup.
 pub const GRU_WG_FORWARD: Entry =
     Entry { name: "gru_wg_forward", slots: &[P, XW, W, BHH, H0, OUT, HPREV, ACT, AUX] };
 /// LSTM backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 128 units per 64-invocation workgroup.
 pub const LSTM_WG_BACKWARD: Entry =
     Entry { name: "lstm_wg_backward", slots: &[P, W, C0, ACT, AUX, DY, DG, CARRY, DH0] };
-/// GRU backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 128 units per 64-invocation workgroup.
+/// GRU backward step t (mode 0) or dh_0 (mode 1, written into `carry`; no
+/// `dh0` bound, so it fits 8 storage buffers), 32 batch rows × 128 units per 64-invocation workgroup.
 pub const GRU_WG_BACKWARD: Entry =
-    Entry { name: "gru_wg_backward", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY, DH0] };
-/// [`GRU_WG_BACKWARD`] less `dh0` (8 storage buffers, WebGPU's default
-/// limit; the original binds 9): mode 1 writes dh_0 into `carry`.
-pub const GRU_WG_BACKWARD_DH0_IN_CARRY: Entry =
-    Entry { name: "gru_wg_backward_dh0_in_carry", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY] };
+    Entry { name: "gru_wg_backward", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY] };
 
 /// Everything above, for the contract test.
 pub const CONTRACT: Contract = Contract {
@@ -56,18 +51,16 @@ pub const CONTRACT: Contract = Contract {
     params: &[Params::LAYOUT],
     entries: &[
         LSTM_WG_FORWARD,
-        LSTM_WG_FORWARD_H0_IN_HPREV,
         GRU_WG_FORWARD,
         LSTM_WG_BACKWARD,
         GRU_WG_BACKWARD,
-        GRU_WG_BACKWARD_DH0_IN_CARRY,
     ],
 };
 
 pub use super::rnn_fused::{Grads, Sweep};
 
-/// LSTM step `p.t` from xw (T, B, 4H), b_hh (4H,) and c0 (B, H), over
-/// [ceil(H / 64), ceil(B / 32), 1] workgroups.
+/// LSTM step `p.t` from xw (T, B, 4H), b_hh (4H,) and c0 (B, H), h_0 read
+/// from row 0 of `s.hprev` (copied there before the sweep; `s.h0` unbound).
 pub fn record_lstm_wg_forward(
     ctx: &Context,
     p: &Params,
@@ -81,7 +74,6 @@ pub fn record_lstm_wg_forward(
         XW.bind(xw),
         W.bind(s.w),
         BHH.bind(bhh),
-        H0.bind(s.h0),
         C0.bind(c0),
         OUT.bind(s.out),
         HPREV.bind(s.hprev),
@@ -89,30 +81,6 @@ pub fn record_lstm_wg_forward(
         AUX.bind(s.aux),
     ];
     record(ctx, KERNEL, &LSTM_WG_FORWARD, &[], p, &b, groups)
-}
-
-/// LSTM step `p.t` as [`record_lstm_wg_forward`] but with h_0 read from
-/// row 0 of `s.hprev` (copied there before the sweep; `s.h0` unbound).
-pub fn record_lstm_wg_forward_h0_in_hprev(
-    ctx: &Context,
-    p: &Params,
-    s: &Sweep,
-    c0: &Tensor,
-    xw: &Tensor,
-    bhh: &Tensor,
-    groups: [u32; 3],
-) -> Result<()> {
-    let b = [
-        XW.bind(xw),
-        W.bind(s.w),
-        BHH.bind(bhh),
-        C0.bind(c0),
-        OUT.bind(s.out),
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-    ];
-    record(ctx, KERNEL, &LSTM_WG_FORWARD_H0_IN_HPREV, &[], p, &b, groups)
 }
 
 /// GRU step `p.t` from xw (T, B, 3H) and b_hh (3H,), over
@@ -162,7 +130,7 @@ pub fn record_lstm_wg_backward(
 }
 
 /// GRU backward step `p.t` into dg and the hidden-side dghh (T, B, 3H)
-/// (mode 0) or dh_0 (mode 1), over [ceil(H / 128), ceil(B / 32), 1] workgroups.
+/// (mode 0) or dh_0 into `g.carry` (mode 1; `g.dh0` unbound).
 pub fn record_gru_wg_backward(
     ctx: &Context,
     p: &Params,
@@ -180,30 +148,6 @@ pub fn record_gru_wg_backward(
         DG.bind(g.dg),
         DGHH.bind(dghh),
         CARRY.bind(g.carry),
-        DH0.bind(g.dh0),
     ];
     record(ctx, KERNEL, &GRU_WG_BACKWARD, &[], p, &b, groups)
-}
-
-/// GRU backward step `p.t` as [`record_gru_wg_backward`], but mode 1
-/// writes dh_0 into `g.carry` (`g.dh0` unbound).
-pub fn record_gru_wg_backward_dh0_in_carry(
-    ctx: &Context,
-    p: &Params,
-    s: &Sweep,
-    g: &Grads,
-    dghh: &Tensor,
-    groups: [u32; 3],
-) -> Result<()> {
-    let b = [
-        W.bind(s.w),
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-        DY.bind(g.dy),
-        DG.bind(g.dg),
-        DGHH.bind(dghh),
-        CARRY.bind(g.carry),
-    ];
-    record(ctx, KERNEL, &GRU_WG_BACKWARD_DH0_IN_CARRY, &[], p, &b, groups)
 }

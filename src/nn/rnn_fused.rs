@@ -22,11 +22,10 @@
 //! can run (`KAIRO_RNN_STEP=all` leaves the rule alone and makes
 //! `kairo bench --only rnn` time every kernel that runs, side by side).
 //!
-//! On a device with fewer storage buffers per stage than the LSTM forward
-//! or the GRU backward bind (9; WebGPU's default limit is 8), their
-//! `*_h0_in_hprev` / `*_dh0_in_carry` siblings run instead: the same
-//! arithmetic and still one dispatch per step, the LSTM's h0 copied into
-//! row 0 of hprev before the sweep.
+//! Every entry binds at most 8 storage buffers (WebGPU's default limit):
+//! the LSTM forward reads h_0 from row 0 of hprev, where one buffer copy
+//! puts it before the sweep, and the GRU backward's last dispatch leaves
+//! dh_0 in the carry.
 
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -92,16 +91,15 @@ impl FromStr for StepKernel {
 }
 
 /// Whether shaders/rnn_fused_wg.wgsl's entries fit `ctx`'s limits: 8 × 8
-/// invocations, 8 KiB of workgroup memory and (the smaller siblings) 8
-/// storage buffers, all within WebGPU's defaults.
+/// invocations, 8 KiB of workgroup memory and 8 storage buffers, all
+/// within WebGPU's defaults.
 fn workgroup_kernel_fits(ctx: &Context) -> bool {
     let l = ctx.limits();
     l.max_compute_invocations_per_workgroup >= 64
         && l.max_compute_workgroup_size_x >= 8
         && l.max_compute_workgroup_size_y >= 8
         && l.max_compute_workgroup_storage_size >= 8192
-        && fits(ctx, &rnn_fused_wg::GRU_WG_FORWARD)
-        && fits(ctx, &rnn_fused_wg::LSTM_WG_BACKWARD)
+        && rnn_fused_wg::CONTRACT.entries.iter().all(|e| fits(ctx, e))
 }
 
 /// `KAIRO_RNN_STEP`, read once: Some(kernel) to force, None to keep the
@@ -278,41 +276,22 @@ fn groups(s: &SweepState, unit_tile: usize) -> Result<[u32; 3]> {
     Ok([as_u32(OP, "unit tiles", s.hidden.div_ceil(unit_tile))?, rows, 1])
 }
 
-/// Whether the LSTM forward of `s`'s kernel must read h_0 from hprev (its
-/// 9-buffer entry is over the device's limit).
-fn lstm_h0_in_hprev(s: &SweepState) -> bool {
-    let entry = if s.step == StepKernel::Workgroup { &rnn_fused_wg::LSTM_WG_FORWARD } else { &rnn_fused::LSTM_FUSED_FORWARD };
-    matches!(s.gates, Gates::Lstm { .. }) && !fits(s.out.context(), entry)
-}
-
-/// Whether the GRU backward of `s`'s kernel must leave dh_0 in the carry.
-fn gru_dh0_in_carry(s: &SweepState) -> bool {
-    let entry = if s.step == StepKernel::Workgroup { &rnn_fused_wg::GRU_WG_BACKWARD } else { &rnn_fused::GRU_FUSED_BACKWARD };
-    matches!(s.gates, Gates::Gru { .. }) && !fits(s.out.context(), entry)
-}
-
 /// Records the forward from xw = x·W_ihᵀ + b_ih (T, B, G·H), W_hh and b_hh
 /// (G·H,): T dispatches of `s.step`'s kernel, step t reading step t−1's output.
 pub(crate) fn forward_sweep_fused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<()> {
     let (ctx, sweep) = (s.out.context(), launcher_sweep(s, w_hh)?);
     let tile = if s.step == StepKernel::Workgroup { rnn_fused_wg::FORWARD_UNIT_TILE } else { rnn_fused::FORWARD_UNIT_TILE };
     let groups = groups(s, tile)?;
-    let h0_in_hprev = lstm_h0_in_hprev(s);
-    if h0_in_hprev {
+    // The LSTM forward reads h_0 from row 0 of hprev (8 storage buffers).
+    if matches!(s.gates, Gates::Lstm { .. }) {
         s.copy_h0_into_hprev();
     }
     let wg = s.step == StepKernel::Workgroup;
     for t in 0..s.steps {
         let p = params(s, t, s.hidden / 4, 0, 0)?;
         match &s.gates {
-            Gates::Lstm { c0, .. } if wg && h0_in_hprev => {
-                rnn_fused_wg::record_lstm_wg_forward_h0_in_hprev(ctx, &p, &sweep, c0, xw, b_hh, groups)?
-            }
             Gates::Lstm { c0, .. } if wg => rnn_fused_wg::record_lstm_wg_forward(ctx, &p, &sweep, c0, xw, b_hh, groups)?,
             Gates::Gru { .. } if wg => rnn_fused_wg::record_gru_wg_forward(ctx, &p, &sweep, xw, b_hh, groups)?,
-            Gates::Lstm { c0, .. } if h0_in_hprev => {
-                rnn_fused::record_lstm_fused_forward_h0_in_hprev(ctx, &p, &sweep, c0, xw, b_hh, groups)?
-            }
             Gates::Lstm { c0, .. } => rnn_fused::record_lstm_fused_forward(ctx, &p, &sweep, c0, xw, b_hh, groups)?,
             Gates::Gru { .. } => rnn_fused::record_gru_fused_forward(ctx, &p, &sweep, xw, b_hh, groups)?,
             Gates::Tanh => unreachable!("launcher_sweep refuses the tanh RNN"),
@@ -322,16 +301,14 @@ pub(crate) fn forward_sweep_fused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, b_
 }
 
 /// Records one backward dispatch of `s.step`'s kernel with params `p`.
-fn record_backward(s: &SweepState, p: &Params, sweep: &Sweep, g: &Grads, dghh: &Tensor, dh0_in_carry: bool) -> Result<()> {
+fn record_backward(s: &SweepState, p: &Params, sweep: &Sweep, g: &Grads, dghh: &Tensor) -> Result<()> {
     let ctx = s.out.context();
     let wg = s.step == StepKernel::Workgroup;
     let groups = groups(s, if wg { rnn_fused_wg::BACKWARD_UNIT_TILE } else { rnn_fused::BACKWARD_UNIT_TILE })?;
     match &s.gates {
         Gates::Lstm { c0, .. } if wg => rnn_fused_wg::record_lstm_wg_backward(ctx, p, sweep, c0, g, groups),
-        Gates::Gru { .. } if wg && dh0_in_carry => rnn_fused_wg::record_gru_wg_backward_dh0_in_carry(ctx, p, sweep, g, dghh, groups),
         Gates::Gru { .. } if wg => rnn_fused_wg::record_gru_wg_backward(ctx, p, sweep, g, dghh, groups),
         Gates::Lstm { c0, .. } => rnn_fused::record_lstm_fused_backward(ctx, p, sweep, c0, g, groups),
-        Gates::Gru { .. } if dh0_in_carry => rnn_fused::record_gru_fused_backward_dh0_in_carry(ctx, p, sweep, g, dghh, groups),
         Gates::Gru { .. } => rnn_fused::record_gru_fused_backward(ctx, p, sweep, g, dghh, groups),
         Gates::Tanh => unreachable!("launcher_sweep refuses the tanh RNN"),
     }
@@ -348,20 +325,20 @@ pub(crate) fn backward_sweep_fused(
     want_dh0: bool,
 ) -> Result<Option<Tensor>> {
     let (ctx, sweep) = (s.out.context(), launcher_sweep(s, w_hh)?);
-    // GRU on a device short of buffers: mode 1 leaves dh_0 in the carry.
-    let dh0_in_carry = gru_dh0_in_carry(s);
-    let dh0 = if dh0_in_carry { grads.carry.clone() } else { Tensor::empty(ctx, &[s.batch, s.hidden], DType::F32)? };
+    // The GRU's mode 1 leaves dh_0 in the carry (8 storage buffers).
+    let gru = matches!(s.gates, Gates::Gru { .. });
+    let dh0 = if gru { grads.carry.clone() } else { Tensor::empty(ctx, &[s.batch, s.hidden], DType::F32)? };
     let g = Grads { dy, dg: &grads.dg, carry: &grads.carry, dh0: &dh0 };
     let dghh = grads.hidden_side();
     let k = s.kind().gates() * s.hidden / 4;
     for t in (0..s.steps).rev() {
         let last = t + 1 == s.steps;
         let p = params(s, t, if last { 0 } else { k }, 0, if last { t } else { t + 1 })?;
-        record_backward(s, &p, &sweep, &g, dghh, dh0_in_carry)?;
+        record_backward(s, &p, &sweep, &g, dghh)?;
     }
     if !want_dh0 {
         return Ok(None);
     }
-    record_backward(s, &params(s, 0, k, 1, 0)?, &sweep, &g, dghh, dh0_in_carry)?;
+    record_backward(s, &params(s, 0, k, 1, 0)?, &sweep, &g, dghh)?;
     Ok(Some(dh0))
 }

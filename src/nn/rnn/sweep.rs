@@ -109,16 +109,16 @@ impl SweepState {
     }
 
     /// Records a copy of h0 into row 0 of hprev (a buffer copy, no
-    /// dispatch), for the `*_h0_in_hprev` forward kernels, which read h_0
-    /// there instead of binding h0.
+    /// dispatch), for the LSTM forward kernels, which read h_0 there
+    /// instead of binding h0 (so they fit 8 storage buffers).
     pub fn copy_h0_into_hprev(&self) {
         self.context().copy_buffer(self.h0.buffer(), self.hprev.buffer(), self.h0.bytes());
     }
 }
 
 /// Whether `entry` binds no more storage buffers than `ctx`'s device allows
-/// per shader stage (WebGPU's default limit is 8); where not, the sweeps
-/// run its sibling that fits.
+/// per shader stage (WebGPU's default limit is 8; every recurrent entry
+/// binds at most 8, rnn_fused_wg checks its own with this).
 pub(crate) fn fits(ctx: &Context, entry: &Entry) -> bool {
     entry.storage_buffers() <= ctx.limits().max_storage_buffers_per_shader_stage
 }
@@ -159,13 +159,11 @@ fn matmul(a: &Tensor, w: &Tensor, trans_a: bool) -> Result<Tensor> {
 }
 
 /// Records the forward from xw = x·W_ihᵀ + b_ih (T·B, G·H): per step t the
-/// matmul hw = h_{t-1}·W_hhᵀ + b_hh and one cell dispatch. On a device
-/// with fewer storage buffers than lstm_forward binds, the LSTM's steps
-/// run lstm_forward_h0_in_hprev after a copy of h0 into hprev.
+/// matmul hw = h_{t-1}·W_hhᵀ + b_hh and one cell dispatch. The LSTM's
+/// lstm_forward reads h_0 from row 0 of hprev, copied there first.
 pub(crate) fn forward_sweep_unfused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<()> {
     let ctx = s.context();
-    let lstm_h0_in_hprev = matches!(s.gates, Gates::Lstm { .. }) && !fits(ctx, &lstm_cell::LSTM_FORWARD);
-    if lstm_h0_in_hprev {
+    if matches!(s.gates, Gates::Lstm { .. }) {
         s.copy_h0_into_hprev();
     }
     // h_t of the latest step, the next step's matmul input.
@@ -181,12 +179,8 @@ pub(crate) fn forward_sweep_unfused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, 
                 rnn_cell::record_rnn_forward(ctx, &p, &step, groups)?
             }
             Gates::Lstm { c0, act, cs } => {
-                let step = lstm_cell::Forward { xw, h0, c0, out, hprev, act, cs, hw, hcur };
-                if lstm_h0_in_hprev {
-                    lstm_cell::record_lstm_forward_h0_in_hprev(ctx, &p, &step, groups)?
-                } else {
-                    lstm_cell::record_lstm_forward(ctx, &p, &step, groups)?
-                }
+                let step = lstm_cell::Forward { xw, c0, out, hprev, act, cs, hw, hcur };
+                lstm_cell::record_lstm_forward(ctx, &p, &step, groups)?
             }
             Gates::Gru { act, hn } => {
                 let step = gru_cell::Forward { xw, h0, out, hprev, act, hn, hw, hcur };
@@ -200,9 +194,8 @@ pub(crate) fn forward_sweep_unfused(s: &SweepState, xw: &Tensor, w_hh: &Tensor, 
 /// Records the reverse sweep t = T−1 … 0 from dy, the gradient of the
 /// packed output, into `grads`: per step the matmul dhh = dG_{t+1}·W_hh
 /// (t < T−1) and one cell dispatch; then, if `want_dh0`, returns
-/// dh_0 = dG_0·W_hh (+ the carried z_0⊙dh_0 for GRU). On a device with
-/// fewer storage buffers than gru_backward binds, the GRU's steps run
-/// gru_backward_no_dghh and one gru_dghh dispatch after them writes dGhh.
+/// dh_0 = dG_0·W_hh (+ the carried z_0⊙dh_0 for GRU). For GRU one
+/// gru_dghh dispatch after the steps writes dGhh.
 pub(crate) fn backward_sweep_unfused(
     s: &SweepState,
     w_hh: &Tensor,
@@ -211,7 +204,6 @@ pub(crate) fn backward_sweep_unfused(
     want_dh0: bool,
 ) -> Result<Option<Tensor>> {
     let ctx = s.context();
-    let gru_split = matches!(s.gates, Gates::Gru { .. }) && !fits(ctx, &gru_cell::GRU_BACKWARD);
     // dG_t (hidden side) of the latest step, (B, G·H): the next matmul's input.
     let dgstep = Tensor::empty(ctx, &[s.batch, s.kind().gates() * s.hidden], DType::F32)?;
     let groups = s.cell_groups()?;
@@ -229,17 +221,13 @@ pub(crate) fn backward_sweep_unfused(
                 lstm_cell::record_lstm_backward(ctx, &p, &step, groups)?
             }
             Gates::Gru { act, hn } => {
-                let (hprev, dghh, dh_carry) = (&s.hprev, grads.hidden_side(), &grads.carry);
-                let step = gru_cell::Backward { hprev, act, hn, dy, dhh, dg, dghh, dh_carry, dgstep };
-                if gru_split {
-                    gru_cell::record_gru_backward_no_dghh(ctx, &p, &step, groups)?
-                } else {
-                    gru_cell::record_gru_backward(ctx, &p, &step, groups)?
-                }
+                let (hprev, dh_carry) = (&s.hprev, &grads.carry);
+                let step = gru_cell::Backward { hprev, act, hn, dy, dhh, dg, dh_carry, dgstep };
+                gru_cell::record_gru_backward(ctx, &p, &step, groups)?
             }
         }
     }
-    if let (true, Gates::Gru { act, .. }) = (gru_split, &s.gates) {
+    if let Gates::Gru { act, .. } = &s.gates {
         let all = grid_1d(ctx, (s.steps * s.batch * s.hidden).div_ceil(gru_cell::WORKGROUP) as u64)?;
         gru_cell::record_gru_dghh(ctx, &s.cell_params(0), act, &grads.dg, grads.hidden_side(), all)?;
     }
