@@ -5,7 +5,7 @@
 
 use super::{record, Contract, Entry, Slot};
 use crate::error::Result;
-use crate::gpu::Context;
+use crate::gpu::{Binding, Context};
 use crate::tensor::Tensor;
 
 /// The file stem in the registry.
@@ -132,17 +132,7 @@ pub fn record_lstm_fused_forward(
     bhh: &Tensor,
     groups: [u32; 3],
 ) -> Result<()> {
-    let b = [
-        XW.bind(xw),
-        W.bind(s.w),
-        BHH.bind(bhh),
-        C0.bind(c0),
-        OUT.bind(s.out),
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-    ];
-    record(ctx, KERNEL, &LSTM_FUSED_FORWARD, &[], p, &b, groups)
+    record(ctx, KERNEL, &LSTM_FUSED_FORWARD, &[], p, &lstm_forward_bindings(s, c0, xw, bhh), groups)
 }
 
 /// GRU step `p.t` from xw (T, B, 3H) and b_hh (3H,), over
@@ -155,17 +145,7 @@ pub fn record_gru_fused_forward(
     bhh: &Tensor,
     groups: [u32; 3],
 ) -> Result<()> {
-    let b = [
-        XW.bind(xw),
-        W.bind(s.w),
-        BHH.bind(bhh),
-        H0.bind(s.h0),
-        OUT.bind(s.out),
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-    ];
-    record(ctx, KERNEL, &GRU_FUSED_FORWARD, &[], p, &b, groups)
+    record(ctx, KERNEL, &GRU_FUSED_FORWARD, &[], p, &gru_forward_bindings(s, xw, bhh), groups)
 }
 
 /// LSTM backward step `p.t` into dg (T, B, 4H) (mode 0) or dh_0 (mode 1),
@@ -178,17 +158,7 @@ pub fn record_lstm_fused_backward(
     g: &Grads,
     groups: [u32; 3],
 ) -> Result<()> {
-    let b = [
-        W.bind(s.w),
-        C0.bind(c0),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-        DY.bind(g.dy),
-        DG.bind(g.dg),
-        CARRY.bind(g.carry),
-        DH0.bind(g.dh0),
-    ];
-    record(ctx, KERNEL, &LSTM_FUSED_BACKWARD, &[], p, &b, groups)
+    record(ctx, KERNEL, &LSTM_FUSED_BACKWARD, &[], p, &lstm_backward_bindings(s, c0, g), groups)
 }
 
 /// GRU backward step `p.t` into dg and the hidden-side dghh (T, B, 3H)
@@ -201,7 +171,54 @@ pub fn record_gru_fused_backward(
     dghh: &Tensor,
     groups: [u32; 3],
 ) -> Result<()> {
-    let b = [
+    record(ctx, KERNEL, &GRU_FUSED_BACKWARD, &[], p, &gru_backward_bindings(s, g, dghh), groups)
+}
+
+/// The bindings of an LSTM step, the same in this shader and rnn_fused_wg.wgsl.
+pub(crate) fn lstm_forward_bindings<'a>(s: &Sweep<'a>, c0: &'a Tensor, xw: &'a Tensor, bhh: &'a Tensor) -> [Binding<'a>; 8] {
+    [
+        XW.bind(xw),
+        W.bind(s.w),
+        BHH.bind(bhh),
+        C0.bind(c0),
+        OUT.bind(s.out),
+        HPREV.bind(s.hprev),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+    ]
+}
+
+/// The bindings of a GRU step, the same in this shader and rnn_fused_wg.wgsl.
+pub(crate) fn gru_forward_bindings<'a>(s: &Sweep<'a>, xw: &'a Tensor, bhh: &'a Tensor) -> [Binding<'a>; 8] {
+    [
+        XW.bind(xw),
+        W.bind(s.w),
+        BHH.bind(bhh),
+        H0.bind(s.h0),
+        OUT.bind(s.out),
+        HPREV.bind(s.hprev),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+    ]
+}
+
+/// The bindings of an LSTM backward step, the same in this shader and rnn_fused_wg.wgsl.
+pub(crate) fn lstm_backward_bindings<'a>(s: &Sweep<'a>, c0: &'a Tensor, g: &Grads<'a>) -> [Binding<'a>; 8] {
+    [
+        W.bind(s.w),
+        C0.bind(c0),
+        ACT.bind(s.act),
+        AUX.bind(s.aux),
+        DY.bind(g.dy),
+        DG.bind(g.dg),
+        CARRY.bind(g.carry),
+        DH0.bind(g.dh0),
+    ]
+}
+
+/// The bindings of a GRU backward step, the same in this shader and rnn_fused_wg.wgsl.
+pub(crate) fn gru_backward_bindings<'a>(s: &Sweep<'a>, g: &Grads<'a>, dghh: &'a Tensor) -> [Binding<'a>; 8] {
+    [
         W.bind(s.w),
         HPREV.bind(s.hprev),
         ACT.bind(s.act),
@@ -210,6 +227,5 @@ pub fn record_gru_fused_backward(
         DG.bind(g.dg),
         DGHH.bind(dghh),
         CARRY.bind(g.carry),
-    ];
-    record(ctx, KERNEL, &GRU_FUSED_BACKWARD, &[], p, &b, groups)
+    ]
 }

@@ -7,7 +7,7 @@
 //! [`Sweep`] and [`Grads`] are reused); twice its units per workgroup; H a multiple of 4.
 //! `nn::rnn_fused` decides when and runs the sweeps.
 
-use super::{record, Contract, Entry};
+use super::{record, rnn_fused, Contract, Entry};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::tensor::Tensor;
@@ -70,17 +70,7 @@ pub fn record_lstm_wg_forward(
     bhh: &Tensor,
     groups: [u32; 3],
 ) -> Result<()> {
-    let b = [
-        XW.bind(xw),
-        W.bind(s.w),
-        BHH.bind(bhh),
-        C0.bind(c0),
-        OUT.bind(s.out),
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-    ];
-    record(ctx, KERNEL, &LSTM_WG_FORWARD, &[], p, &b, groups)
+    record(ctx, KERNEL, &LSTM_WG_FORWARD, &[], p, &rnn_fused::lstm_forward_bindings(s, c0, xw, bhh), groups)
 }
 
 /// GRU step `p.t` from xw (T, B, 3H) and b_hh (3H,), over
@@ -93,17 +83,7 @@ pub fn record_gru_wg_forward(
     bhh: &Tensor,
     groups: [u32; 3],
 ) -> Result<()> {
-    let b = [
-        XW.bind(xw),
-        W.bind(s.w),
-        BHH.bind(bhh),
-        H0.bind(s.h0),
-        OUT.bind(s.out),
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-    ];
-    record(ctx, KERNEL, &GRU_WG_FORWARD, &[], p, &b, groups)
+    record(ctx, KERNEL, &GRU_WG_FORWARD, &[], p, &rnn_fused::gru_forward_bindings(s, xw, bhh), groups)
 }
 
 /// LSTM backward step `p.t` into dg (T, B, 4H) (mode 0) or dh_0 (mode 1),
@@ -116,17 +96,7 @@ pub fn record_lstm_wg_backward(
     g: &Grads,
     groups: [u32; 3],
 ) -> Result<()> {
-    let b = [
-        W.bind(s.w),
-        C0.bind(c0),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-        DY.bind(g.dy),
-        DG.bind(g.dg),
-        CARRY.bind(g.carry),
-        DH0.bind(g.dh0),
-    ];
-    record(ctx, KERNEL, &LSTM_WG_BACKWARD, &[], p, &b, groups)
+    record(ctx, KERNEL, &LSTM_WG_BACKWARD, &[], p, &rnn_fused::lstm_backward_bindings(s, c0, g), groups)
 }
 
 /// GRU backward step `p.t` into dg and the hidden-side dghh (T, B, 3H)
@@ -139,15 +109,5 @@ pub fn record_gru_wg_backward(
     dghh: &Tensor,
     groups: [u32; 3],
 ) -> Result<()> {
-    let b = [
-        W.bind(s.w),
-        HPREV.bind(s.hprev),
-        ACT.bind(s.act),
-        AUX.bind(s.aux),
-        DY.bind(g.dy),
-        DG.bind(g.dg),
-        DGHH.bind(dghh),
-        CARRY.bind(g.carry),
-    ];
-    record(ctx, KERNEL, &GRU_WG_BACKWARD, &[], p, &b, groups)
+    record(ctx, KERNEL, &GRU_WG_BACKWARD, &[], p, &rnn_fused::gru_backward_bindings(s, g, dghh), groups)
 }
