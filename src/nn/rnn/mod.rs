@@ -263,11 +263,7 @@ impl Recurrent {
         let (w_hh, b_hh) = (self.weight_hh.value(), self.bias_hh.value());
         let sweep_of = |step, steps| -> Result<SweepState> {
             let sweep = SweepState::allocate(self.kind, steps, self.hidden_size, h0.value(), c0_value, step)?;
-            if step.is_fused() {
-                rnn_fused::forward_sweep_fused(&sweep, &xw, w_hh, b_hh)?;
-            } else {
-                forward_sweep_unfused(&sweep, &xw, w_hh, b_hh)?;
-            }
+            forward_sweep(&sweep, &xw, w_hh, b_hh)?;
             Ok(sweep)
         };
         // Autotune's timing: the forward and reverse sweeps of a few steps
@@ -278,11 +274,7 @@ impl Recurrent {
             let start = std::time::Instant::now();
             let sweep = sweep_of(step, steps.min(TUNE_STEPS))?;
             let (dy, grads) = (Tensor::zeros(ctx, sweep.out.shape())?, GateGrads::allocate(&sweep)?);
-            if step.is_fused() {
-                rnn_fused::backward_sweep_fused(&sweep, w_hh, &dy, &grads, false)?;
-            } else {
-                backward_sweep_unfused(&sweep, w_hh, &dy, &grads, false)?;
-            }
+            reverse_sweep(&sweep, w_hh, &dy, &grads, false)?;
             ctx.sync()?;
             Ok(start.elapsed().as_secs_f64())
         };
@@ -362,6 +354,25 @@ impl Recurrent {
     }
 }
 
+/// Records `sweep`'s forward from xw in the kernel it was allocated for.
+fn forward_sweep(sweep: &SweepState, xw: &Tensor, w_hh: &Tensor, b_hh: &Tensor) -> Result<()> {
+    if sweep.step.is_fused() {
+        rnn_fused::forward_sweep_fused(sweep, xw, w_hh, b_hh)
+    } else {
+        forward_sweep_unfused(sweep, xw, w_hh, b_hh)
+    }
+}
+
+/// Records `sweep`'s reverse sweep from dy into `grads` in its kernel;
+/// dh_0 if `want_dh0`.
+fn reverse_sweep(sweep: &SweepState, w_hh: &Tensor, dy: &Tensor, grads: &GateGrads, want_dh0: bool) -> Result<Option<Tensor>> {
+    if sweep.step.is_fused() {
+        rnn_fused::backward_sweep_fused(sweep, w_hh, dy, grads, want_dh0)
+    } else {
+        backward_sweep_unfused(sweep, w_hh, dy, grads, want_dh0)
+    }
+}
+
 /// The gradients of the layer's inputs (x, W_ih, W_hh, b_ih, b_hh, h0
 /// [, c0]) from dy, the gradient of the packed output: the reverse sweep,
 /// then one matmul or sum per parameter over all steps.
@@ -369,11 +380,7 @@ fn backward(sweep: &SweepState, dy: &Tensor, inputs: &[Var], input_size: usize) 
     let want = |i: usize| inputs.get(i).is_some_and(|v| v.requires_grad());
     let w_hh = inputs[2].value();
     let grads = GateGrads::allocate(sweep)?;
-    let dh0 = if sweep.step.is_fused() {
-        rnn_fused::backward_sweep_fused(sweep, w_hh, dy, &grads, want(5))?
-    } else {
-        backward_sweep_unfused(sweep, w_hh, dy, &grads, want(5))?
-    };
+    let dh0 = reverse_sweep(sweep, w_hh, dy, &grads, want(5))?;
     let mut out = parameter_grads(sweep, &grads, inputs, input_size, want)?;
     out.push(dh0);
     if inputs.len() > 6 {
