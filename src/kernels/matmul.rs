@@ -85,6 +85,9 @@ pub const MM_WG64: Entry = Entry { name: "mm_wg64", slots: &[P, A, B, C, BIAS] }
 /// The register-tile entry points (workgroup size set by WG_X, WG_Y).
 pub const REGISTER_TILES: [Entry; 4] = [MM_4X4, MM_8X4, MM_4X8, MM_8X8];
 
+/// The workgroup-memory entry points (fixed workgroup sizes).
+pub const WORKGROUP_TILES: [Entry; 3] = [MM_TILED, MM_WG128, MM_WG64];
+
 /// Everything above, for the contract test.
 pub const CONTRACT: Contract = Contract {
     kernel: KERNEL,
@@ -122,11 +125,14 @@ pub fn record_register_tile(
     record(ctx, KERNEL, entry, &constants, p, &bindings, groups)
 }
 
-/// C (batch, M, N) = act(op(A) · op(B) + bias) in 64x64 tiles, over
-/// `groups` = (⌈N / 64⌉, ⌈M / 64⌉, batch) workgroups.
+/// C (batch, M, N) = act(op(A) · op(B) + bias) with `entry` one of
+/// [`WORKGROUP_TILES`] (fixed workgroup size, operands staged in workgroup
+/// memory), over `groups` = (⌈N / tile⌉, ⌈M / tile⌉, batch) workgroups:
+/// tile 64 for mm_tiled and mm_wg64, 128 for mm_wg128.
 #[allow(clippy::too_many_arguments)]
-pub fn record_mm_tiled(
+pub fn record_workgroup_tile(
     ctx: &Context,
+    entry: &Entry,
     spec: &Spec,
     p: &Params,
     a: &Tensor,
@@ -135,40 +141,7 @@ pub fn record_mm_tiled(
     bias: Option<&Tensor>,
     groups: [u32; 3],
 ) -> Result<()> {
+    debug_assert!(WORKGROUP_TILES.iter().any(|e| e.name == entry.name), "{} is not a workgroup-tile entry", entry.name);
     let bindings = [A.bind(a), B.bind(b), C.bind(c), BIAS.bind(bias_or(bias, a))];
-    record(ctx, KERNEL, &MM_TILED, &spec.constants(bias.is_some()), p, &bindings, groups)
-}
-
-/// C (batch, M, N) = act(op(A) · op(B) + bias) in 128x128 tiles, over
-/// `groups` = (⌈N / 128⌉, ⌈M / 128⌉, batch) workgroups.
-#[allow(clippy::too_many_arguments)]
-pub fn record_mm_wg128(
-    ctx: &Context,
-    spec: &Spec,
-    p: &Params,
-    a: &Tensor,
-    b: &Tensor,
-    c: &Tensor,
-    bias: Option<&Tensor>,
-    groups: [u32; 3],
-) -> Result<()> {
-    let bindings = [A.bind(a), B.bind(b), C.bind(c), BIAS.bind(bias_or(bias, a))];
-    record(ctx, KERNEL, &MM_WG128, &spec.constants(bias.is_some()), p, &bindings, groups)
-}
-
-/// C (batch, M, N) = act(op(A) · op(B) + bias) in 64x64 tiles of 64
-/// invocations, over `groups` = (⌈N / 64⌉, ⌈M / 64⌉, batch) workgroups.
-#[allow(clippy::too_many_arguments)]
-pub fn record_mm_wg64(
-    ctx: &Context,
-    spec: &Spec,
-    p: &Params,
-    a: &Tensor,
-    b: &Tensor,
-    c: &Tensor,
-    bias: Option<&Tensor>,
-    groups: [u32; 3],
-) -> Result<()> {
-    let bindings = [A.bind(a), B.bind(b), C.bind(c), BIAS.bind(bias_or(bias, a))];
-    record(ctx, KERNEL, &MM_WG64, &spec.constants(bias.is_some()), p, &bindings, groups)
+    record(ctx, KERNEL, entry, &spec.constants(bias.is_some()), p, &bindings, groups)
 }

@@ -344,9 +344,9 @@ fn record(ctx: &Context, a: &Tensor, b: &Tensor, out: &Tensor, o: &MatmulOptions
     let spec = Spec { trans_a: o.trans_a, trans_b: o.trans_b, act };
     match v {
         MatmulVariant::Scalar => matmul_scalar::record_mm_scalar(ctx, &spec, &params, a, b, out, o.bias, groups),
-        MatmulVariant::Tiled => vec4_kernel::record_mm_tiled(ctx, &spec, &params, a, b, out, o.bias, groups),
-        MatmulVariant::Wg128x128 => vec4_kernel::record_mm_wg128(ctx, &spec, &params, a, b, out, o.bias, groups),
-        MatmulVariant::Wg64x64 => vec4_kernel::record_mm_wg64(ctx, &spec, &params, a, b, out, o.bias, groups),
+        MatmulVariant::Tiled | MatmulVariant::Wg128x128 | MatmulVariant::Wg64x64 => {
+            vec4_kernel::record_workgroup_tile(ctx, &entry, &spec, &params, a, b, out, o.bias, groups)
+        }
         _ if sg => matmul_subgroup::record_subgroup_tile(ctx, &entry, &spec, &params, a, b, out, o.bias, groups),
         _ => vec4_kernel::record_register_tile(ctx, &entry, &spec, wg, &params, a, b, out, o.bias, groups),
     }
