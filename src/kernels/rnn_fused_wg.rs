@@ -33,17 +33,17 @@ pub use super::rnn_fused::{ACT, AUX, BHH, C0, CARRY, DG, DGHH, DH0, DY, H0, HPRE
 /// h_0 is read from row 0 of `hprev` (no `h0` bound, so it fits 8 storage
 /// buffers).
 pub const LSTM_WG_FORWARD: Entry =
-    Entry { name: "lstm_wg_forward", slots: &[P, XW, W, BHH, C0, OUT, HPREV, ACT, AUX] };
+    Entry { name: "lstm_wg_forward", slots: rnn_fused::LSTM_FUSED_FORWARD.slots };
 /// GRU step t: h_{t-1}·W_hhᵀ and the cell, 32 batch rows × 64 units per 64-invocation workgroup.
 pub const GRU_WG_FORWARD: Entry =
-    Entry { name: "gru_wg_forward", slots: &[P, XW, W, BHH, H0, OUT, HPREV, ACT, AUX] };
+    Entry { name: "gru_wg_forward", slots: rnn_fused::GRU_FUSED_FORWARD.slots };
 /// LSTM backward step t (mode 0) or dh_0 (mode 1), 32 batch rows × 128 units per 64-invocation workgroup.
 pub const LSTM_WG_BACKWARD: Entry =
-    Entry { name: "lstm_wg_backward", slots: &[P, W, C0, ACT, AUX, DY, DG, CARRY, DH0] };
+    Entry { name: "lstm_wg_backward", slots: rnn_fused::LSTM_FUSED_BACKWARD.slots };
 /// GRU backward step t (mode 0) or dh_0 (mode 1, written into `carry`; no
 /// `dh0` bound, so it fits 8 storage buffers), 32 batch rows × 128 units per 64-invocation workgroup.
 pub const GRU_WG_BACKWARD: Entry =
-    Entry { name: "gru_wg_backward", slots: &[P, W, HPREV, ACT, AUX, DY, DG, DGHH, CARRY] };
+    Entry { name: "gru_wg_backward", slots: rnn_fused::GRU_FUSED_BACKWARD.slots };
 
 /// Everything above, for the contract test.
 pub const CONTRACT: Contract = Contract {
