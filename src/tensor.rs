@@ -113,22 +113,57 @@ impl Tensor {
     }
 
     /// Submits pending work and reads the values back (f32 tensors).
+    /// Blocks; on the web use [`Tensor::to_vec_async`].
     pub fn to_vec(&self) -> Result<Vec<f32>> {
         self.expect_dtype("to_vec", DType::F32)?;
         Ok(bytemuck::pod_collect_to_vec(&self.read()?))
+    }
+
+    /// [`Tensor::to_vec`] as a future (the web's readback).
+    pub async fn to_vec_async(&self) -> Result<Vec<f32>> {
+        Ok(Self::to_vecs_async(&[self]).await?.remove(0))
     }
 
     /// Reads several f32 tensors back with one submit and one wait (the
     /// logged scalars of a training step, say), in the order given.
     pub fn to_vecs(tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
         let Some(first) = tensors.first() else { return Ok(Vec::new()) };
-        for t in tensors {
-            t.expect_dtype("to_vecs", DType::F32)?;
-            first.same_context("to_vecs", t)?;
-        }
-        let srcs: Vec<(&wgpu::Buffer, u64)> = tensors.iter().map(|t| (t.buf.buffer(), t.bytes())).collect();
-        let raw = first.ctx.read_buffers(&srcs)?;
+        let raw = first.ctx.read_buffers(&Self::f32_sources("to_vecs", tensors)?)?;
         Ok(raw.iter().map(|b| bytemuck::pod_collect_to_vec(b)).collect())
+    }
+
+    /// [`Tensor::to_vecs`] as a future (the web's readback).
+    pub async fn to_vecs_async(tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
+        let Some(first) = tensors.first() else { return Ok(Vec::new()) };
+        let raw = first.ctx.read_buffers_async(&Self::f32_sources("to_vecs", tensors)?).await?;
+        Ok(raw.iter().map(|b| bytemuck::pod_collect_to_vec(b)).collect())
+    }
+
+    /// Every tensor's raw little-endian bytes, any dtype, in one readback.
+    pub(crate) fn read_raw(tensors: &[&Tensor]) -> Result<Vec<Vec<u8>>> {
+        let Some(first) = tensors.first() else { return Ok(Vec::new()) };
+        first.ctx.read_buffers(&Self::raw_sources("read_raw", tensors)?)
+    }
+
+    /// [`Tensor::read_raw`] as a future.
+    pub(crate) async fn read_raw_async(tensors: &[&Tensor]) -> Result<Vec<Vec<u8>>> {
+        let Some(first) = tensors.first() else { return Ok(Vec::new()) };
+        first.ctx.read_buffers_async(&Self::raw_sources("read_raw", tensors)?).await
+    }
+
+    fn raw_sources<'a>(op: &str, tensors: &[&'a Tensor]) -> Result<Vec<(&'a wgpu::Buffer, u64)>> {
+        for t in tensors {
+            tensors[0].same_context(op, t)?;
+        }
+        Ok(tensors.iter().map(|t| (t.buf.buffer(), t.bytes())).collect())
+    }
+
+    /// The buffers of `tensors` to read, all f32 and on one context.
+    fn f32_sources<'a>(op: &str, tensors: &[&'a Tensor]) -> Result<Vec<(&'a wgpu::Buffer, u64)>> {
+        for t in tensors {
+            t.expect_dtype(op, DType::F32)?;
+        }
+        Self::raw_sources(op, tensors)
     }
 
     /// Reads back a u32 tensor.

@@ -23,6 +23,7 @@ impl AdapterChoice {
         Ok(AdapterChoice { backend, name })
     }
 
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // used by enumerate/choose, native only
     fn backends(&self) -> wgpu::Backends {
         self.backend.unwrap_or(wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12 | wgpu::Backends::GL)
     }
@@ -89,6 +90,7 @@ fn private_runtime_dir() -> Option<std::path::PathBuf> {
 }
 
 /// Lower is better: discrete GPUs first, software rasterisers last.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // used by enumerate/choose, native only
 fn type_rank(t: wgpu::DeviceType) -> u32 {
     match t {
         wgpu::DeviceType::DiscreteGpu => 0,
@@ -100,6 +102,7 @@ fn type_rank(t: wgpu::DeviceType) -> u32 {
 }
 
 /// Among equal adapter types, the native compute APIs before GL.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // used by enumerate/choose, native only
 fn backend_rank(b: wgpu::Backend) -> u32 {
     match b {
         wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
@@ -109,6 +112,7 @@ fn backend_rank(b: wgpu::Backend) -> u32 {
 }
 
 /// Every adapter on the chosen backends, best first.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn enumerate(choice: &AdapterChoice) -> Vec<wgpu::Adapter> {
     let backends = choice.backends();
     let inst = instance(backends);
@@ -121,6 +125,7 @@ pub fn enumerate(choice: &AdapterChoice) -> Vec<wgpu::Adapter> {
 }
 
 /// The adapter `choice` asks for, or an error that names the fix.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn choose(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
     let adapters = enumerate(choice);
     if adapters.is_empty() {
@@ -145,6 +150,7 @@ pub fn describe(a: &wgpu::Adapter) -> String {
     format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type)
 }
 
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // used by enumerate/choose, native only
 fn no_adapter_hint() -> String {
     if cfg!(target_os = "linux") {
         "On Linux without a GPU install a software Vulkan driver: `apt-get install -y mesa-vulkan-drivers` \
@@ -155,4 +161,24 @@ fn no_adapter_hint() -> String {
     } else {
         "Check that a Metal/Vulkan/GL driver is installed.".to_string()
     }
+}
+
+/// What a page tells its user when the browser offers no WebGPU adapter.
+pub const NO_WEBGPU_HINT: &str = "this browser offers no WebGPU adapter: use Chrome or Edge 113+, Safari 26+ or Firefox 141+ \
+(on Linux, Chromium needs --enable-unsafe-webgpu, or chrome://flags/#enable-unsafe-webgpu, and a GPU or SwiftShader)";
+
+/// The browser's WebGPU adapter, high-performance preferred; an error
+/// naming what to enable where the browser offers none.
+#[cfg(target_arch = "wasm32")]
+pub async fn request_browser_adapter() -> Result<wgpu::Adapter> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::BROWSER_WEBGPU;
+    let inst = wgpu::Instance::new(desc);
+    let options = wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::HighPerformance,
+        ..Default::default()
+    };
+    inst.request_adapter(&options)
+        .await
+        .map_err(|e| Error::NoAdapter { backends: format!("browser WebGPU ({e})"), hint: NO_WEBGPU_HINT.into() })
 }

@@ -4,6 +4,7 @@
 pub mod adapter;
 mod pipeline;
 pub mod pool;
+mod readback;
 mod recorder;
 pub mod tune_cache;
 
@@ -125,21 +126,45 @@ impl std::fmt::Debug for Context {
 
 impl Context {
     /// Opens the best adapter, honouring `KAIRO_BACKEND` and `KAIRO_ADAPTER`.
+    /// (On the web: [`Context::new_async`].)
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new() -> Result<Self> {
         Self::with_choice(&AdapterChoice::from_env()?)
     }
 
     /// Opens the adapter `choice` selects.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn with_choice(choice: &AdapterChoice) -> Result<Self> {
         let adapter = adapter::choose(choice)?;
         Self::from_adapter(&adapter)
+    }
+
+    /// Opens the best adapter as a future: on the web, the browser's
+    /// WebGPU adapter (high-performance preference), with an error that
+    /// says how to enable WebGPU where the browser offers none; natively,
+    /// [`Context::new`].
+    pub async fn new_async() -> Result<Self> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let adapter = adapter::request_browser_adapter().await?;
+            Self::from_adapter_async(&adapter).await
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        Self::new()
     }
 
     /// Opens a device on `adapter` with the adapter's own limits, so large
     /// tensors work on real GPUs, and the optional features kairo uses.
     /// `KAIRO_LIMITS=default` asks for WebGPU's default limits instead
     /// (same features), to see what runs on the least a WebGPU device offers.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
+        pollster::block_on(Self::from_adapter_async(adapter))
+    }
+
+    /// [`Context::from_adapter`] as a future: the form the web awaits,
+    /// where a device arrives only when the browser's event loop runs.
+    pub async fn from_adapter_async(adapter: &wgpu::Adapter) -> Result<Self> {
         let wanted = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP;
         let features = adapter.features() & wanted;
         let desc = wgpu::DeviceDescriptor {
@@ -150,7 +175,7 @@ impl Context {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| Error::RequestDevice {
+        let (device, queue) = adapter.request_device(&desc).await.map_err(|e| Error::RequestDevice {
             adapter: adapter::describe(adapter),
             reason: e.to_string(),
         })?;
@@ -379,8 +404,10 @@ impl Context {
         self.wait()
     }
 
-    /// Blocks until all submitted work has finished.
+    /// Blocks until all submitted work has finished (natively; on the web
+    /// only a readback's future waits, so this checks errors and returns).
     pub fn wait(&self) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
         self.0
             .device
             .poll(wgpu::PollType::wait_indefinitely())
@@ -388,61 +415,7 @@ impl Context {
         self.take_uncaptured("wait")
     }
 
-    /// Copies `bytes` from `src` to the host: submits pending work with the
-    /// copy appended, waits, maps.
-    pub(crate) fn read_buffer(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
-        Ok(self.read_buffers(&[(src, bytes)])?.remove(0))
-    }
-
-    /// Copies the first `bytes` of each buffer to the host with one submit,
-    /// one wait and one mapping: the copies go back to back into a single
-    /// staging buffer. A training step that logs several scalars reads
-    /// them this way instead of paying a round trip each.
-    pub(crate) fn read_buffers(&self, srcs: &[(&wgpu::Buffer, u64)]) -> Result<Vec<Vec<u8>>> {
-        let padded: Vec<u64> = srcs.iter().map(|&(_, bytes)| bytes.div_ceil(4) * 4).collect();
-        let total: u64 = padded.iter().sum::<u64>().max(4);
-        let staging = self.0.pool.take(
-            &self.0.device,
-            total,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            false,
-        );
-        {
-            let mut rec = self.0.recorder.lock().unwrap_or_else(|e| e.into_inner());
-            let mut offset = 0;
-            for (&(src, _), &len) in srcs.iter().zip(&padded) {
-                if len > 0 {
-                    rec.copy_to(&self.0.device, src, staging.buffer(), offset, len);
-                }
-                offset += len;
-            }
-            self.submit_locked(&mut rec)?;
-        }
-        self.0.readbacks.fetch_add(1, Ordering::Relaxed);
-        let slice = staging.buffer().slice(0..total);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        self.wait()?;
-        rx.recv()
-            .map_err(|e| Error::Readback(e.to_string()))?
-            .map_err(|e| Error::Readback(e.to_string()))?;
-        let out = {
-            let view = slice.get_mapped_range().map_err(|e| Error::Readback(e.to_string()))?;
-            let mut offset = 0usize;
-            let mut out = Vec::with_capacity(srcs.len());
-            for (&(_, bytes), &len) in srcs.iter().zip(&padded) {
-                out.push(view[offset..offset + bytes as usize].to_vec());
-                offset += len as usize;
-            }
-            out
-        };
-        staging.buffer().unmap();
-        Ok(out)
-    }
-
-    fn take_uncaptured(&self, what: &str) -> Result<()> {
+    pub(crate) fn take_uncaptured(&self, what: &str) -> Result<()> {
         let mut errs = self.0.uncaptured.lock().unwrap_or_else(|e| e.into_inner());
         if errs.is_empty() {
             return Ok(());
@@ -504,7 +477,7 @@ impl Context {
         if let Some(q) = &qs {
             self.0.recorder.lock().unwrap_or_else(|e| e.into_inner()).time_next_pass(q.clone());
         }
-        let start = std::time::Instant::now();
+        let start = web_time::Instant::now();
         work()?;
         let gpu_ms = match &qs {
             Some(q) => {
@@ -541,11 +514,11 @@ impl Context {
     /// of a job does not pay for pipeline creation (seconds on software
     /// adapters), and returns how long each took (near zero when cached).
     /// Stops at the first pipeline that fails, naming it.
-    pub fn warm_up(&self, pipelines: &[WarmUp<'_>]) -> Result<Vec<std::time::Duration>> {
+    pub fn warm_up(&self, pipelines: &[WarmUp<'_>]) -> Result<Vec<web_time::Duration>> {
         pipelines
             .iter()
             .map(|&(kernel, entry, constants)| {
-                let start = std::time::Instant::now();
+                let start = web_time::Instant::now();
                 self.prepare(kernel, entry, constants)?;
                 Ok(start.elapsed())
             })
@@ -568,18 +541,28 @@ fn requested_limits(adapter: &wgpu::Adapter) -> Result<wgpu::Limits> {
 }
 
 /// Validation and out-of-memory scopes pushed together, popped together.
+///
+/// On the web a popped scope's error arrives only when the browser's event
+/// loop runs, so nothing could wait for it where kairo pops: there the
+/// scopes are not pushed, and errors reach the device's uncaptured-error
+/// handler, which kairo reads at the next readback (a host that hands
+/// kairo its own device on the web sees them in its handler).
 pub(crate) struct ErrorScope {
+    #[cfg(not(target_arch = "wasm32"))]
     oom: wgpu::ErrorScopeGuard,
+    #[cfg(not(target_arch = "wasm32"))]
     validation: wgpu::ErrorScopeGuard,
 }
 
 impl ErrorScope {
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn push(device: &wgpu::Device) -> Self {
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         ErrorScope { oom, validation }
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn pop(self, what: &str) -> Result<()> {
         let v = pollster::block_on(self.validation.pop());
         let o = pollster::block_on(self.oom.pop());
@@ -587,5 +570,15 @@ impl ErrorScope {
             None => Ok(()),
             Some(e) => Err(Error::Gpu { context: what.to_string(), message: e.to_string() }),
         }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn push(_: &wgpu::Device) -> Self {
+        ErrorScope {}
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn pop(self, _: &str) -> Result<()> {
+        Ok(())
     }
 }

@@ -14,8 +14,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use fs4::FileExt;
-use fs4::TryLockError;
+#[cfg(not(target_arch = "wasm32"))]
+use fs4::{FileExt, TryLockError};
 
 use crate::error::{Error, Result};
 
@@ -62,14 +62,8 @@ impl OutputLock {
             .truncate(false)
             .open(&lock_file)
             .map_err(|e| io_error(&lock_file, e))?;
-        // Called through the trait: std's inherent `File::try_lock` is newer
-        // than the crate's minimum Rust version.
-        match FileExt::try_lock(&file) {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::InUse { path: path.display().to_string(), holder: holder(&mut file) });
-            }
-            Err(TryLockError::Error(e)) => return Err(io_error(&lock_file, e)),
+        if !try_lock(&file).map_err(|e| io_error(&lock_file, e))? {
+            return Err(Error::InUse { path: path.display().to_string(), holder: holder(&mut file) });
         }
         write_pid(&mut file).map_err(|e| io_error(&lock_file, e))?;
         Ok(OutputLock { file, target: path.to_path_buf(), lock_file })
@@ -98,8 +92,28 @@ impl Drop for OutputLock {
         // Clear the pid so a reader never names a run that has finished;
         // closing the file releases the lock.
         let _ = self.file.set_len(0);
+        #[cfg(not(target_arch = "wasm32"))]
         let _ = FileExt::unlock(&self.file);
     }
+}
+
+/// Takes the exclusive lock without waiting: false when another holds it.
+/// Called through fs4's trait: std's inherent `File::try_lock` is newer
+/// than the crate's minimum Rust version.
+#[cfg(not(target_arch = "wasm32"))]
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    match FileExt::try_lock(file) {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// A browser tab has no file system to share (opening the lock file
+/// already fails there), so there is nothing to lock against.
+#[cfg(target_arch = "wasm32")]
+fn try_lock(_: &File) -> std::io::Result<bool> {
+    Ok(true)
 }
 
 /// Replaces the lock file's contents with this process's id.

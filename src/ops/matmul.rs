@@ -11,7 +11,7 @@
 //! shaders/matmul_scalar.wgsl (any shape). The variant is chosen per adapter
 //! by a small autotune at first use of each shape class, cached on the context.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use super::{as_u32, check_f32_pair};
 use crate::error::{Error, Result};
@@ -389,8 +389,13 @@ pub fn tuned_variants(ctx: &Context) -> Vec<MatmulVariant> {
 }
 
 /// Whether autotuning runs (`KAIRO_AUTOTUNE=0` turns it off: per-adapter defaults).
+///
+/// Never on the web: timing a candidate needs a blocking readback there,
+/// which cannot finish (see `gpu::readback`), so browsers run each op's
+/// per-adapter default (the rule in `default_variant`, the recurrent
+/// step's `step_kernel`).
 pub(crate) fn autotune_enabled() -> bool {
-    std::env::var("KAIRO_AUTOTUNE").map(|v| v != "0").unwrap_or(true)
+    !cfg!(target_arch = "wasm32") && std::env::var("KAIRO_AUTOTUNE").map(|v| v != "0").unwrap_or(true)
 }
 
 /// The cached choice for this shape class, or a timing of every vec4

@@ -271,7 +271,7 @@ impl Recurrent {
         // forward's between kernels).
         let time = |step: StepKernel| -> Result<f64> {
             ctx.sync()?;
-            let start = std::time::Instant::now();
+            let start = web_time::Instant::now();
             let sweep = sweep_of(step, steps.min(TUNE_STEPS))?;
             let (dy, grads) = (Tensor::zeros(ctx, sweep.out.shape())?, GateGrads::allocate(&sweep)?);
             reverse_sweep(&sweep, w_hh, &dy, &grads, false)?;
