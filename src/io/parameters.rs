@@ -101,8 +101,13 @@ pub fn check_parameters(path: &Path, scope: Scope<'_>, targets: &[(&str, &Tensor
 /// the scope's prefix), strictly (see the module doc): on any problem
 /// no target changes.
 pub fn load_parameters(path: &Path, scope: Scope<'_>, targets: &[(&str, &Tensor)]) -> Result<()> {
-    let bytes = read(path)?;
-    let file = parse(path, &bytes)?;
+    load_parameters_from(path, &read(path)?, scope, targets)
+}
+
+/// [`load_parameters`] from a file's bytes already in memory (a browser's
+/// file picker); `path` names them in errors.
+pub fn load_parameters_from(path: &Path, bytes: &[u8], scope: Scope<'_>, targets: &[(&str, &Tensor)]) -> Result<()> {
+    let file = parse(path, bytes)?;
     let found = problems(&file, scope, targets);
     if !found.is_empty() {
         return Err(Error::Checkpoint { path: path.display().to_string(), problems: found });

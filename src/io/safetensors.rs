@@ -112,10 +112,6 @@ fn kairo_dtype(dtype: Dtype) -> Option<DType> {
 }
 
 /// The values as little-endian bytes.
-fn le_bytes<T: Copy, const N: usize>(values: &[T], to_le: fn(T) -> [u8; N]) -> Vec<u8> {
-    values.iter().flat_map(|&v| to_le(v)).collect()
-}
-
 /// Values decoded from little-endian bytes (length already validated).
 fn from_le<T, const N: usize>(bytes: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
     bytes
@@ -128,14 +124,14 @@ fn from_le<T, const N: usize>(bytes: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
         .collect()
 }
 
-/// Reads one tensor back from the GPU as little-endian bytes.
-fn download(tensor: &Tensor) -> Result<HostTensor> {
-    let data = match tensor.dtype() {
-        DType::F32 => le_bytes(&tensor.to_vec()?, f32::to_le_bytes),
-        DType::U32 => le_bytes(&tensor.to_vec_u32()?, u32::to_le_bytes),
-        DType::I32 => le_bytes(&tensor.to_vec_i32()?, i32::to_le_bytes),
-    };
-    Ok(HostTensor { dtype: file_dtype(tensor.dtype()), shape: tensor.shape().to_vec(), data })
+/// The tensors as the safetensors crate writes them, from raw bytes read
+/// back (one readback for all of them).
+fn host_tensors<'a>(tensors: &[(&'a str, &Tensor)], raw: Vec<Vec<u8>>) -> Vec<(&'a str, HostTensor)> {
+    tensors
+        .iter()
+        .zip(raw)
+        .map(|((n, t), data)| (*n, HostTensor { dtype: file_dtype(t.dtype()), shape: t.shape().to_vec(), data }))
+        .collect()
 }
 
 /// Errors on the first name that appears twice.
@@ -153,20 +149,38 @@ fn check_unique<'a>(path: &Path, what: &str, names: impl Iterator<Item = &'a str
 /// file at `path`, replacing it atomically: a kill at any moment leaves
 /// either the old file or the new one. Duplicate names are an error.
 pub fn save(path: &Path, tensors: &[(&str, &Tensor)], metadata: &[(&str, &str)]) -> Result<()> {
+    check_names(path, tensors, metadata)?;
+    let refs: Vec<&Tensor> = tensors.iter().map(|(_, t)| *t).collect();
+    let host = host_tensors(tensors, Tensor::read_raw(&refs)?);
+    write_atomic(path, &serialize(path, host, metadata)?)
+}
+
+/// The bytes [`save`] would write (a browser's download); `path` names
+/// them in errors.
+pub async fn to_bytes(path: &Path, tensors: &[(&str, &Tensor)], metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
+    check_names(path, tensors, metadata)?;
+    let refs: Vec<&Tensor> = tensors.iter().map(|(_, t)| *t).collect();
+    let host = host_tensors(tensors, Tensor::read_raw_async(&refs).await?);
+    serialize(path, host, metadata)
+}
+
+fn check_names(path: &Path, tensors: &[(&str, &Tensor)], metadata: &[(&str, &str)]) -> Result<()> {
     check_unique(path, "tensor name", tensors.iter().map(|(n, _)| *n))?;
     check_unique(path, "metadata key", metadata.iter().map(|(k, _)| *k))?;
-    let host: Vec<(&str, HostTensor)> =
-        tensors.iter().map(|(n, t)| Ok((*n, download(t)?))).collect::<Result<_>>()?;
     if metadata.iter().any(|(k, _)| *k == CHECKSUM_KEY) {
         return Err(problem(path, format!("metadata key `{CHECKSUM_KEY}` is reserved for the checksum kairo writes")));
     }
+    Ok(())
+}
+
+/// The file: header with `metadata` and the checksum, then the data.
+fn serialize(path: &Path, host: Vec<(&str, HostTensor)>, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
     let mut info: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let mut by_name: Vec<&(&str, HostTensor)> = host.iter().collect();
     by_name.sort_by_key(|(n, _)| *n);
     info.insert(CHECKSUM_KEY.to_string(), format!("{:08x}", checksum(by_name.iter().map(|(_, t)| t.data.as_slice()))));
-    let bytes = safetensors::serialize(host.iter().map(|(n, t)| (*n, t)), Some(info))
-        .map_err(|e| problem(path, format!("could not serialise: {e}")))?;
-    write_atomic(path, &bytes)
+    safetensors::serialize(host.iter().map(|(n, t)| (*n, t)), Some(info))
+        .map_err(|e| problem(path, format!("could not serialise: {e}")))
 }
 
 /// CRC-32 of `parts` concatenated.
@@ -234,8 +248,13 @@ fn upload(ctx: &Context, path: &Path, name: &str, v: &TensorView<'_>) -> Result<
 /// Reads every tensor and the metadata of the safetensors file at `path`
 /// onto `ctx`. Tensors come in file order (increasing data offset).
 pub fn load(ctx: &Context, path: &Path) -> Result<Checkpoint> {
-    let bytes = read_file(path)?;
-    let (header, file) = parse(path, &bytes)?;
+    load_from(ctx, path, &read_file(path)?)
+}
+
+/// [`load`] from a file's bytes already in memory (a browser's file
+/// picker); `path` names them in errors.
+pub fn load_from(ctx: &Context, path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
+    let (header, file) = parse(path, bytes)?;
     verify(path, &header, &file)?;
     let mut tensors = Vec::with_capacity(file.len());
     for name in header.offset_keys() {

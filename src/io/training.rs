@@ -18,13 +18,34 @@ const STEP_KEY: &str = "optim.step_count";
 
 /// Saves `module`'s parameters and `opt`'s state (plus `metadata`) to `path`.
 pub fn save_training(path: &Path, module: &dyn Module, opt: &dyn Optimizer, metadata: &[(&str, &str)]) -> Result<()> {
+    let (named, steps) = training_state(module, opt)?;
+    let (refs, meta) = (refs(&named), with_steps(metadata, &steps));
+    safetensors::save(path, &refs, &meta)
+}
+
+/// The file [`save_training`] writes, as bytes (a browser's download);
+/// `name` stands for the file in errors.
+pub async fn training_bytes(name: &Path, module: &dyn Module, opt: &dyn Optimizer, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
+    let (named, steps) = training_state(module, opt)?;
+    let (refs, meta) = (refs(&named), with_steps(metadata, &steps));
+    safetensors::to_bytes(name, &refs, &meta).await
+}
+
+/// The model's and the optimiser's tensors under their file names, and the step count.
+fn training_state(module: &dyn Module, opt: &dyn Optimizer) -> Result<(Vec<(String, Tensor)>, String)> {
     let mut named: Vec<(String, Tensor)> = module.parameters().into_iter().map(|(n, v)| (n, v.value().clone())).collect();
     named.extend(opt.state()?.into_iter().map(|(n, t)| (format!("{OPTIM_PREFIX}{n}"), t)));
-    let refs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let steps = opt.step_count().to_string();
-    let mut meta: Vec<(&str, &str)> = metadata.to_vec();
-    meta.push((STEP_KEY, &steps));
-    safetensors::save(path, &refs, &meta)
+    Ok((named, opt.step_count().to_string()))
+}
+
+fn refs(named: &[(String, Tensor)]) -> Vec<(&str, &Tensor)> {
+    named.iter().map(|(n, t)| (n.as_str(), t)).collect()
+}
+
+fn with_steps<'a>(metadata: &[(&'a str, &'a str)], steps: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut meta = metadata.to_vec();
+    meta.push((STEP_KEY, steps));
+    meta
 }
 
 /// Restores what `save_training` wrote into `module` and `opt`; returns the

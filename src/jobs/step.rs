@@ -80,9 +80,18 @@ pub fn parameter_sum_of_squares(modules: &[&dyn Module]) -> Result<Tensor> {
 
 /// The step's one submit and readback: every value of `scalars`, in
 /// order. [`Error::Diverged`] at `step` (counted from 1) on the first
-/// value that is not finite.
+/// value that is not finite. Blocks; on the web use [`read_checked_async`].
 pub fn read_checked(step: u64, scalars: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
-    let values = Tensor::to_vecs(scalars)?;
+    finite(step, Tensor::to_vecs(scalars)?)
+}
+
+/// [`read_checked`] as a future (the web's form).
+pub async fn read_checked_async(step: u64, scalars: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
+    finite(step, Tensor::to_vecs_async(scalars).await?)
+}
+
+/// `values`, or [`Error::Diverged`] at `step` on the first non-finite one.
+fn finite(step: u64, values: Vec<Vec<f32>>) -> Result<Vec<Vec<f32>>> {
     if let Some(&value) = values.iter().flatten().find(|v| !v.is_finite()) {
         return Err(Error::Diverged { step, value });
     }
@@ -98,11 +107,58 @@ pub struct StepValues {
     pub grad_norm: Option<f32>,
 }
 
-/// One training step on a recorded `loss` (see the module doc): update
-/// `module` with `opt`, clipping to `clip`; with `check_parameters`, the
-/// updated parameters' sum of squares is read back too (ask for it on
-/// steps after which the job saves). Errors with [`Error::Diverged`] at
-/// `step` (counted from 1) when a value read back is not finite.
+/// A recorded step waiting for its one readback: the loss, the gradient
+/// norm (when clipping) and the parameter check (when asked), in order.
+pub struct RecordedStep {
+    step: u64,
+    read: Vec<Tensor>,
+    clipped: bool,
+}
+
+impl RecordedStep {
+    /// Submits the step and reads its values back (blocks).
+    pub fn finish(self) -> Result<StepValues> {
+        let read: Vec<&Tensor> = self.read.iter().collect();
+        Ok(self.values(&read_checked(self.step, &read)?))
+    }
+
+    /// [`RecordedStep::finish`] as a future (the web's form).
+    pub async fn finish_async(self) -> Result<StepValues> {
+        let read: Vec<&Tensor> = self.read.iter().collect();
+        Ok(self.values(&read_checked_async(self.step, &read).await?))
+    }
+
+    fn values(&self, v: &[Vec<f32>]) -> StepValues {
+        StepValues { loss: v[0][0], grad_norm: self.clipped.then(|| v[1][0]) }
+    }
+}
+
+/// Records one training step on a recorded `loss` (see the module doc):
+/// the update of `module` with `opt`, clipping to `clip`; with
+/// `check_parameters`, the updated parameters' sum of squares is read back
+/// too (ask for it on steps after which the job saves). Nothing is
+/// submitted: [`RecordedStep::finish`] (or `finish_async`) submits and
+/// reads back, erring with [`Error::Diverged`] at `step` (counted from 1)
+/// when a value is not finite.
+pub fn record_step(
+    step: u64,
+    loss: &Var,
+    module: &dyn Module,
+    opt: &mut dyn Optimizer,
+    clip: Option<f32>,
+    check_parameters: bool,
+) -> Result<RecordedStep> {
+    let norm = record_update(loss, module, opt, clip)?;
+    let params = if check_parameters { Some(parameter_sum_of_squares(&[module])?) } else { None };
+    let clipped = norm.is_some();
+    let mut read = vec![loss.value().clone()];
+    read.extend(norm);
+    read.extend(params);
+    Ok(RecordedStep { step, read, clipped })
+}
+
+/// [`record_step`] and its blocking [`RecordedStep::finish`]: one training
+/// step, submitted and read back.
 pub fn train_step(
     step: u64,
     loss: &Var,
@@ -111,11 +167,5 @@ pub fn train_step(
     clip: Option<f32>,
     check_parameters: bool,
 ) -> Result<StepValues> {
-    let norm = record_update(loss, module, opt, clip)?;
-    let params = if check_parameters { Some(parameter_sum_of_squares(&[module])?) } else { None };
-    let mut read: Vec<&Tensor> = vec![loss.value()];
-    read.extend(norm.as_ref());
-    read.extend(params.as_ref());
-    let values = read_checked(step, &read)?;
-    Ok(StepValues { loss: values[0][0], grad_norm: norm.as_ref().map(|_| values[1][0]) })
+    record_step(step, loss, module, opt, clip, check_parameters)?.finish()
 }

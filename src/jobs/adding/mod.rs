@@ -12,6 +12,6 @@ pub mod report;
 pub mod trainer;
 
 pub use model::{adding_batch, AddingBatch, SeqModel, ADDING_BASELINE_MSE};
-pub use report::input_grad_norms;
-pub use trainer::{train_adding, SeqProgress, SeqRun};
+pub use report::{input_grad_norms, input_grad_norms_async};
+pub use trainer::{train_adding, AddingTrainer, SeqProgress, SeqRun};
 pub use crate::jobs::seq::SeqConfig;

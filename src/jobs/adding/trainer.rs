@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use super::model::{adding_batch, AddingBatch, SeqModel};
 use crate::error::{Error, Result};
 use crate::jobs::seq::SeqConfig;
-use crate::jobs::step::train_step;
+use crate::jobs::step::{record_step, RecordedStep, StepValues};
 use crate::nn::loss::{mse_loss, Reduction};
 use crate::optim::Adam;
 use crate::{no_grad, Context, Tensor, Var};
@@ -31,78 +31,118 @@ pub struct SeqRun {
     pub test_mse: f32,
 }
 
-/// Held-out MSE of `model` on (x, y), no tape.
-fn evaluate(ctx: &Context, model: &SeqModel, length: usize, test: &AddingBatch) -> Result<f32> {
-    let n = test.y.len();
-    let x = Var::constant(Tensor::from_slice(ctx, &test.x, &[length, n, 2])?);
-    let y = Var::constant(Tensor::from_slice(ctx, &test.y, &[n, 1])?);
-    let loss = no_grad(|| -> Result<Var> { mse_loss(&model.forward(&x)?, &y, Reduction::Mean) })?;
-    Ok(loss.value().to_vec()?[0])
+/// The adding problem's training state, one step at a time (the
+/// blocking [`AddingTrainer::step`] natively, [`AddingTrainer::step_async`]
+/// in a browser); [`train_adding`] is its loop.
+pub struct AddingTrainer {
+    ctx: Context,
+    cfg: SeqConfig,
+    model: SeqModel,
+    opt: Adam,
+    data_rng: rand::rngs::StdRng,
+    test: AddingBatch,
+    done: usize,
+}
+
+impl AddingTrainer {
+    /// Checks `cfg` and builds the seeded model, data and optimiser.
+    pub fn new(ctx: &Context, cfg: &SeqConfig) -> Result<AddingTrainer> {
+        if cfg.steps == 0 || cfg.test_size == 0 || cfg.batch == 0 || cfg.length < 2 {
+            return Err(Error::InvalidArgument(format!(
+                "adding problem needs length >= 2 and steps, batch, test size >= 1; got length {}, steps {}, batch {}, test size {}",
+                cfg.length, cfg.steps, cfg.batch, cfg.test_size
+            )));
+        }
+        crate::jobs::seq::check_sizes(cfg, &crate::jobs::limits::Budget::of(ctx), "--length", |l| l, 2)?;
+        if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
+            return Err(Error::InvalidArgument(format!("learning rate must be positive, got {}", cfg.lr)));
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+        let model = SeqModel::new(ctx, cfg.cell, cfg.hidden, &mut rng)?;
+        let data_rng = rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 1);
+        let test = adding_batch(cfg.length, cfg.test_size, &mut rand::rngs::StdRng::seed_from_u64(cfg.seed ^ 0xADD))?;
+        Ok(AddingTrainer { ctx: ctx.clone(), cfg: cfg.clone(), model, opt: Adam::new(cfg.lr), data_rng, test, done: 0 })
+    }
+
+    /// The model as trained so far.
+    pub fn model(&self) -> &SeqModel {
+        &self.model
+    }
+
+    /// The optimiser (its state goes into checkpoints).
+    pub fn optimizer(&self) -> &Adam {
+        &self.opt
+    }
+
+    /// Steps done.
+    pub fn steps_done(&self) -> usize {
+        self.done
+    }
+
+    /// Records the next step on a fresh batch. The model is checked after
+    /// the configured last step.
+    fn record(&mut self) -> Result<RecordedStep> {
+        let (t, b) = (self.cfg.length, self.cfg.batch);
+        let batch = adding_batch(t, b, &mut self.data_rng)?;
+        let x = Var::constant(Tensor::from_slice(&self.ctx, &batch.x, &[t, b, 2])?);
+        let y = Var::constant(Tensor::from_slice(&self.ctx, &batch.y, &[b, 1])?);
+        let loss = mse_loss(&self.model.forward(&x)?, &y, Reduction::Mean)?;
+        let done = self.done + 1;
+        record_step(done as u64, &loss, &self.model, &mut self.opt, Some(self.cfg.clip), done == self.cfg.steps)
+    }
+
+    /// One step: returns its training loss. Blocks.
+    pub fn step(&mut self) -> Result<StepValues> {
+        let v = self.record()?.finish()?;
+        self.done += 1;
+        Ok(v)
+    }
+
+    /// [`AddingTrainer::step`] as a future (the web's form).
+    pub async fn step_async(&mut self) -> Result<StepValues> {
+        let v = self.record()?.finish_async().await?;
+        self.done += 1;
+        Ok(v)
+    }
+
+    /// Held-out MSE of the model, no tape. Blocks.
+    pub fn evaluate(&self) -> Result<f32> {
+        Ok(self.test_loss()?.to_vec()?[0])
+    }
+
+    /// [`AddingTrainer::evaluate`] as a future.
+    pub async fn evaluate_async(&self) -> Result<f32> {
+        Ok(self.test_loss()?.to_vec_async().await?[0])
+    }
+
+    fn test_loss(&self) -> Result<Tensor> {
+        let (t, n) = (self.cfg.length, self.test.y.len());
+        let x = Var::constant(Tensor::from_slice(&self.ctx, &self.test.x, &[t, n, 2])?);
+        let y = Var::constant(Tensor::from_slice(&self.ctx, &self.test.y, &[n, 1])?);
+        let loss = no_grad(|| -> Result<Var> { mse_loss(&self.model.forward(&x)?, &y, Reduction::Mean) })?;
+        Ok(loss.value().clone())
+    }
 }
 
 /// Trains on the adding problem: Adam, gradient clipping, a fresh seeded
 /// batch every step, held-out MSE every `eval_every` steps.
-pub fn train_adding(
-    ctx: &Context,
-    cfg: &SeqConfig,
-    mut progress: impl FnMut(SeqProgress),
-) -> Result<SeqRun> {
-    if cfg.steps == 0 || cfg.test_size == 0 || cfg.batch == 0 || cfg.length < 2 {
-        return Err(Error::InvalidArgument(format!(
-            "adding problem needs length >= 2 and steps, batch, test size >= 1; got length {}, steps {}, batch {}, test size {}",
-            cfg.length, cfg.steps, cfg.batch, cfg.test_size
-        )));
-    }
-    crate::jobs::seq::check_sizes(cfg, &crate::jobs::limits::Budget::of(ctx), "--length", |l| l, 2)?;
-    if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
-        return Err(Error::InvalidArgument(format!(
-            "learning rate must be positive, got {}",
-            cfg.lr
-        )));
-    }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
-    let model = SeqModel::new(ctx, cfg.cell, cfg.hidden, &mut rng)?;
-    let mut data_rng =
-        rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 1);
-    let test = adding_batch(
-        cfg.length,
-        cfg.test_size,
-        &mut rand::rngs::StdRng::seed_from_u64(cfg.seed ^ 0xADD),
-    )?;
-    let mut opt = Adam::new(cfg.lr);
+pub fn train_adding(ctx: &Context, cfg: &SeqConfig, mut progress: impl FnMut(SeqProgress)) -> Result<SeqRun> {
+    let mut trainer = AddingTrainer::new(ctx, cfg)?;
     let mut losses = Vec::with_capacity(cfg.steps);
     let mut evals = Vec::new();
     for step in 0..cfg.steps {
-        let batch = adding_batch(cfg.length, cfg.batch, &mut data_rng)?;
-        let x = Var::constant(Tensor::from_slice(
-            ctx,
-            &batch.x,
-            &[cfg.length, cfg.batch, 2],
-        )?);
-        let y = Var::constant(Tensor::from_slice(ctx, &batch.y, &[cfg.batch, 1])?);
-        let loss = mse_loss(&model.forward(&x)?, &y, Reduction::Mean)?;
+        let loss = trainer.step()?.loss;
+        losses.push(loss);
         let done = step + 1;
-        // The returned model is checked once, after the last update.
-        let value = train_step(done as u64, &loss, &model, &mut opt, Some(cfg.clip), done == cfg.steps)?.loss;
-        losses.push(value);
         let test_mse = if done == cfg.steps || (cfg.eval_every > 0 && done % cfg.eval_every == 0) {
-            let m = evaluate(ctx, &model, cfg.length, &test)?;
+            let m = trainer.evaluate()?;
             evals.push((done, m));
             Some(m)
         } else {
             None
         };
-        progress(SeqProgress {
-            step,
-            loss: value,
-            test_mse,
-        });
+        progress(SeqProgress { step, loss, test_mse });
     }
     let test_mse = evals.last().map(|e| e.1).unwrap_or(f32::NAN);
-    Ok(SeqRun {
-        model,
-        losses,
-        evals,
-        test_mse,
-    })
+    Ok(SeqRun { model: trainer.model, losses, evals, test_mse })
 }

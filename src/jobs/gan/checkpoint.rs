@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::trainer::{GanTrainer, IterStats};
 use crate::error::{Error, Result};
-use crate::io::parameters::{check_parameters, load_parameters, Scope};
+use crate::io::parameters::{check_parameters, load_parameters, load_parameters_from, Scope};
 use crate::io::safetensors::{self, Checkpoint};
 use crate::nn::dcgan::{DcganConfig, Generator};
 use crate::nn::Module;
@@ -68,32 +68,36 @@ pub fn config_from_meta(path: &Path, meta: &HashMap<String, String>) -> Result<D
 
 /// Saves the trainer's whole state to `path` (tmp + rename).
 pub fn save(trainer: &GanTrainer, path: &Path) -> Result<()> {
-    let t = trainer;
+    let (named, meta) = contents(trainer)?;
+    let meta_refs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    safetensors::save(path, &refs(&named), &meta_refs)
+}
+
+/// The file [`save`] writes, as bytes (a browser's download).
+pub async fn to_bytes(trainer: &GanTrainer) -> Result<Vec<u8>> {
+    let (named, meta) = contents(trainer)?;
+    let meta_refs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    safetensors::to_bytes(Path::new("kairo-gan.safetensors"), &refs(&named), &meta_refs).await
+}
+
+/// Every tensor and metadata string of a trainer's checkpoint.
+fn contents(t: &GanTrainer) -> Result<(Vec<(String, Tensor)>, Vec<(&'static str, String)>)> {
     let mut named = prefixed("netG.", generator_state(&t.generator));
     named.extend(prefixed("netD.", discriminator_state(t)));
     named.extend(prefixed("optimG.", t.opt_g.state()?));
     named.extend(prefixed("optimD.", t.opt_d.state()?));
     named.push(("fixed_noise".into(), t.fixed_noise.clone()));
     if !t.history.is_empty() {
-        let h: Vec<f32> = t
-            .history
-            .iter()
-            .flat_map(|s| [s.loss_d, s.loss_g, s.d_x, s.d_g_z])
-            .collect();
-        named.push((
-            "history".into(),
-            Tensor::from_slice(&t.ctx, &h, &[t.history.len(), 4])?,
-        ));
+        let h: Vec<f32> = t.history.iter().flat_map(|s| [s.loss_d, s.loss_g, s.d_x, s.d_g_z]).collect();
+        named.push(("history".into(), Tensor::from_slice(&t.ctx, &h, &[t.history.len(), 4])?));
     }
-    let refs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let mut meta: Vec<(&str, String)> = config_meta(&t.config.model);
     meta.push(("format", "kairo-dcgan-1".into()));
     meta.push(("iteration", t.iteration.to_string()));
     meta.push(("optimG.step_count", t.opt_g.step_count().to_string()));
     meta.push(("optimD.step_count", t.opt_d.step_count().to_string()));
     meta.push(("seed", t.config.seed.to_string()));
-    let meta_refs: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    safetensors::save(path, &refs, &meta_refs)
+    Ok((named, meta))
 }
 
 /// (name, tensor) pairs as the strict loader takes them.
@@ -195,11 +199,18 @@ pub fn load(trainer: &mut GanTrainer, path: &Path) -> Result<()> {
 
 /// A generator (and its sizes) from a checkpoint, for sampling.
 pub fn load_generator(ctx: &Context, path: &Path) -> Result<Generator> {
-    let ckpt = safetensors::load(ctx, path)?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+    generator_from_bytes(ctx, path, &bytes)
+}
+
+/// [`load_generator`] from a file's bytes already in memory (a browser's
+/// file picker); `path` names them in errors.
+pub fn generator_from_bytes(ctx: &Context, path: &Path, bytes: &[u8]) -> Result<Generator> {
+    let ckpt = safetensors::load_from(ctx, path, bytes)?;
     let config = config_from_meta(path, &ckpt.metadata)?;
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
     let g = Generator::new(ctx, config, &mut rng)?;
-    load_parameters(path, Scope::prefix("netG."), &refs(&generator_state(&g)))?;
+    load_parameters_from(path, bytes, Scope::prefix("netG."), &refs(&generator_state(&g)))?;
     Ok(g)
 }
 

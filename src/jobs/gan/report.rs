@@ -19,6 +19,11 @@ pub fn render_grid(
     scale: usize,
     path: &Path,
 ) -> Result<()> {
+    crate::io::atomic::write_png(path, &grid_image(images, channels, size, scale)?)
+}
+
+/// The grid [`render_grid`] draws, as an image (a page shows it on a canvas).
+pub fn grid_image(images: &[f32], channels: usize, size: usize, scale: usize) -> Result<image::RgbImage> {
     let per = channels * size * size;
     if per == 0 || images.is_empty() || !images.len().is_multiple_of(per) || scale == 0 {
         return Err(Error::InvalidArgument(format!(
@@ -63,7 +68,7 @@ pub fn render_grid(
             }
         }
     }
-    crate::io::atomic::write_png(path, &img)
+    Ok(img)
 }
 
 /// Moving average over a trailing window, so curves of noisy GAN losses

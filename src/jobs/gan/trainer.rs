@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use crate::data::images::ImageFolder;
 use crate::data::shapes::Shapes;
 use crate::error::{Error, Result};
-use crate::jobs::step::{parameter_sum_of_squares, read_checked, record_update};
+use crate::jobs::step::{parameter_sum_of_squares, read_checked, read_checked_async, record_update};
 use crate::nn::dcgan::{set_frozen, DcganConfig, Discriminator, Generator};
 use crate::nn::loss::{binary_cross_entropy_with_logits as bce, Reduction};
 use crate::nn::Module;
@@ -224,7 +224,24 @@ impl GanTrainer {
     /// One iteration: `d_steps` D updates, then one G update. Errors with
     /// [`Error::Diverged`], with nothing else changed on the host side (the
     /// iteration is not counted), when a value read back is not finite.
+    /// Blocks; on the web use [`GanTrainer::step_async`].
     pub fn step(&mut self) -> Result<IterStats> {
+        let (done, read) = self.record_iteration()?;
+        let v = read_checked(done, &read.iter().collect::<Vec<_>>())?;
+        Ok(self.finish_iteration(done, &v))
+    }
+
+    /// [`GanTrainer::step`] as a future (the web's form).
+    pub async fn step_async(&mut self) -> Result<IterStats> {
+        let (done, read) = self.record_iteration()?;
+        let v = read_checked_async(done, &read.iter().collect::<Vec<_>>()).await?;
+        Ok(self.finish_iteration(done, &v))
+    }
+
+    /// Records the iteration's D and G updates; returns its number and
+    /// what its one readback reads: the four logged scalars (and the
+    /// parameter check on snapshot iterations), all required finite.
+    fn record_iteration(&mut self) -> Result<(u64, Vec<Tensor>)> {
         let (b, nz) = (self.config.batch, self.config.model.nz);
         let (s, c) = self.data.dims();
         let mut rng = iteration_rng(self.config.seed, self.iteration);
@@ -287,15 +304,17 @@ impl GanTrainer {
         } else {
             None
         };
-        // The iteration's one submit and one readback: the four logged
-        // scalars (and the parameter check), all required finite.
-        let mut read: Vec<&Tensor> = vec![loss_d.value(), loss_g.value(), &d_x, &d_g_z];
-        read.extend(params.as_ref());
-        let v = read_checked(done, &read)?;
+        let mut read = vec![loss_d.value().clone(), loss_g.value().clone(), d_x, d_g_z];
+        read.extend(params);
+        Ok((done, read))
+    }
+
+    /// Counts the iteration whose values `v` came back finite.
+    fn finish_iteration(&mut self, done: u64, v: &[Vec<f32>]) -> IterStats {
         let stats = IterStats { loss_d: v[0][0], loss_g: v[1][0], d_x: v[2][0], d_g_z: v[3][0] };
         self.iteration = done;
         self.history.push(stats);
-        Ok(stats)
+        stats
     }
 
     /// G's images for `noise` (n, nz), batch norm with batch statistics
@@ -303,20 +322,26 @@ impl GanTrainer {
     pub fn generate(&self, noise: &Tensor) -> Result<Vec<f32>> {
         generate(&self.generator, noise)
     }
+
+    /// [`GanTrainer::generate`] as a future.
+    pub async fn generate_async(&self, noise: &Tensor) -> Result<Vec<f32>> {
+        record_generate(&self.generator, noise)?.to_vec_async().await
+    }
 }
 
 /// G's images for `noise` (n, nz), read back (n, C, S, S). Batch norm uses
 /// the batch's statistics, as in training and in the PyTorch example's
 /// sample grids; the running averages are left as they were.
 pub fn generate(generator: &Generator, noise: &Tensor) -> Result<Vec<f32>> {
-    let saved: Vec<(String, Tensor)> = generator
-        .buffers()
-        .into_iter()
-        .map(|(n, t)| Ok((n, t.deep_clone()?)))
-        .collect::<Result<_>>()?;
-    let images = no_grad(|| generator.forward(&Var::constant(noise.clone())))?
-        .value()
-        .to_vec()?;
+    record_generate(generator, noise)?.to_vec()
+}
+
+/// G's images for `noise`, recorded (n, C, S, S); the running averages
+/// are put back in the same submission, after the forward that read them.
+pub fn record_generate(generator: &Generator, noise: &Tensor) -> Result<Tensor> {
+    let saved: Vec<(String, Tensor)> =
+        generator.buffers().into_iter().map(|(n, t)| Ok((n, t.deep_clone()?))).collect::<Result<_>>()?;
+    let images = no_grad(|| generator.forward(&Var::constant(noise.clone())))?.value().clone();
     for ((_, now), (_, before)) in generator.buffers().iter().zip(&saved) {
         now.deep_copy_from(before)?;
     }

@@ -13,9 +13,9 @@ use rand::SeedableRng;
 use super::model::{CharModel, CharShape};
 use crate::data::text::Vocab;
 use crate::error::{Error, Result};
-use crate::io::parameters::load_parameters;
+use crate::io::parameters::load_parameters_from;
 use crate::io::parameters::Scope;
-use crate::io::training::{load_training, save_training};
+use crate::io::training::{load_training, save_training, training_bytes};
 use crate::nn::rnn::CellKind;
 use super::model::CharState;
 use crate::nn::Module;
@@ -53,6 +53,20 @@ impl Module for WithCarry<'_> {
 /// Saves model, optimiser, the state carried into the next step and the
 /// dropout counter to `path` (kill-safely).
 pub(crate) fn save(path: &Path, model: &CharModel, opt: &Adam, state: Option<&CharState>) -> Result<()> {
+    let (with, meta) = contents(model, state);
+    let meta: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    save_training(path, &with, opt, &meta)
+}
+
+/// The file [`save`] writes, as bytes (a browser's download).
+pub(crate) async fn to_bytes(model: &CharModel, opt: &Adam, state: Option<&CharState>) -> Result<Vec<u8>> {
+    let (with, meta) = contents(model, state);
+    let meta: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    training_bytes(Path::new("kairo-text.safetensors"), &with, opt, &meta).await
+}
+
+/// The model with the carried state, and the metadata, as a file holds them.
+fn contents<'a>(model: &'a CharModel, state: Option<&CharState>) -> (WithCarry<'a>, Vec<(String, String)>) {
     let mut carry = Vec::new();
     if let Some(s) = state {
         carry.push((format!("{CARRY}h"), s.h.clone()));
@@ -60,11 +74,9 @@ pub(crate) fn save(path: &Path, model: &CharModel, opt: &Adam, state: Option<&Ch
             carry.push((format!("{CARRY}c"), c.clone()));
         }
     }
-    let counter = model.rnn.dropout_counter().to_string();
     let mut meta = model.metadata();
-    meta.push((DROPOUT_COUNTER.into(), counter));
-    let meta: Vec<(&str, &str)> = meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    save_training(path, &WithCarry { model, carry }, opt, &meta)
+    meta.push((DROPOUT_COUNTER.into(), model.rnn.dropout_counter().to_string()));
+    (WithCarry { model, carry }, meta)
 }
 
 impl CharModel {
@@ -84,8 +96,15 @@ impl CharModel {
     /// optimiser state is ignored): the metadata give the vocabulary and
     /// sizes, then every parameter is read strictly by name, shape and dtype.
     pub fn load(ctx: &Context, path: &Path) -> Result<CharModel> {
+        let bytes = std::fs::read(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+        Self::from_bytes(ctx, path, &bytes)
+    }
+
+    /// [`CharModel::load`] from a file's bytes already in memory (a
+    /// browser's file picker); `path` names them in errors.
+    pub fn from_bytes(ctx: &Context, path: &Path, bytes: &[u8]) -> Result<CharModel> {
         let problem = |p: String| Error::checkpoint(path, p);
-        let ckpt = crate::io::safetensors::load(ctx, path)?;
+        let ckpt = crate::io::safetensors::load_from(ctx, path, bytes)?;
         let meta = &ckpt.metadata;
         if meta.get(TASK_KEY).map(String::as_str) != Some(TASK) {
             return Err(problem(format!(
@@ -113,7 +132,7 @@ impl CharModel {
         let model = CharModel::new(ctx, vocab, shape, 0.0, &mut rng)?;
         let params = model.parameters();
         let targets: Vec<(&str, &Tensor)> = params.iter().map(|(n, v)| (n.as_str(), v.value())).collect();
-        load_parameters(path, MODEL_SCOPE, &targets)?;
+        load_parameters_from(path, bytes, MODEL_SCOPE, &targets)?;
         Ok(model)
     }
 }

@@ -22,6 +22,10 @@ pub mod model;
 pub mod trainer;
 pub mod validate;
 
-pub use model::{sample, sample_logits, CharModel, CharShape, CharState};
+#[cfg(not(target_arch = "wasm32"))]
+pub use model::sample;
+pub use model::{sample_async, sample_logits, CharModel, CharShape, CharState};
 pub use validate::validate;
-pub use trainer::{evaluate, train_text, TextConfig, TextProgress, TextRun, EVAL_CHARS};
+#[cfg(not(target_arch = "wasm32"))]
+pub use trainer::train_text;
+pub use trainer::{evaluate, TextConfig, TextProgress, TextRun, TextTrainer, EVAL_CHARS};

@@ -130,7 +130,9 @@ pub fn sample_logits(logits: &[f32], temperature: f32, rng: &mut impl Rng) -> us
 
 /// `len` characters generated after `prompt` (which must be non-empty and
 /// in the vocabulary): the prompt is read in one forward, then each drawn
-/// character is fed back. One readback per character.
+/// character is fed back. One readback per character. Blocks; on the web
+/// use [`sample_async`].
+#[cfg(not(target_arch = "wasm32"))]
 pub fn sample(
     ctx: &Context,
     model: &CharModel,
@@ -139,33 +141,58 @@ pub fn sample(
     temperature: f32,
     rng: &mut impl Rng,
 ) -> Result<String> {
+    pollster::block_on(sample_async(ctx, model, prompt, len, temperature, rng))
+}
+
+/// [`sample`] as a future: the one implementation.
+pub async fn sample_async(
+    ctx: &Context,
+    model: &CharModel,
+    prompt: &str,
+    len: usize,
+    temperature: f32,
+    rng: &mut impl Rng,
+) -> Result<String> {
     if prompt.is_empty() {
-        return Err(Error::InvalidArgument(
-            "the prompt must hold at least one character".into(),
-        ));
+        return Err(Error::InvalidArgument("the prompt must hold at least one character".into()));
     }
     if !(temperature >= 0.0 && temperature.is_finite()) {
-        return Err(Error::InvalidArgument(format!(
-            "temperature must be >= 0, got {temperature}"
-        )));
+        return Err(Error::InvalidArgument(format!("temperature must be >= 0, got {temperature}")));
     }
     let ids = model.vocab.encode(prompt)?;
-    let training = model.rnn.training();
-    model.rnn.set_training(false);
-    let result = no_grad(|| -> Result<String> {
-        let v = model.vocab.len();
-        let input = Tensor::from_u32(ctx, &ids, &[ids.len(), 1])?;
-        let (mut logits, mut state) = model.forward(&input, None)?;
-        let mut out = Vec::with_capacity(len);
-        for _ in 0..len {
-            let all = logits.value().to_vec()?;
-            let next = sample_logits(&all[all.len() - v..], temperature, rng) as u32;
-            out.push(next);
-            let input = Tensor::from_u32(ctx, &[next], &[1, 1])?;
-            (logits, state) = model.forward(&input, Some(&state))?;
-        }
-        Ok(model.vocab.decode(&out))
-    });
-    model.rnn.set_training(training);
-    result
+    let _eval = EvalMode::of(model);
+    let v = model.vocab.len();
+    // Each forward is recorded without a tape; the readbacks between them
+    // are awaited outside no_grad, so nothing else runs with it disabled.
+    let input = Tensor::from_u32(ctx, &ids, &[ids.len(), 1])?;
+    let (mut logits, mut state) = no_grad(|| model.forward(&input, None))?;
+    let mut out = Vec::with_capacity(len);
+    for _ in 0..len {
+        let all = logits.value().to_vec_async().await?;
+        let next = sample_logits(&all[all.len() - v..], temperature, rng) as u32;
+        out.push(next);
+        let input = Tensor::from_u32(ctx, &[next], &[1, 1])?;
+        (logits, state) = no_grad(|| model.forward(&input, Some(&state)))?;
+    }
+    Ok(model.vocab.decode(&out))
+}
+
+/// Dropout off while held; the model's mode is restored on drop.
+struct EvalMode<'a> {
+    model: &'a CharModel,
+    training: bool,
+}
+
+impl<'a> EvalMode<'a> {
+    fn of(model: &'a CharModel) -> EvalMode<'a> {
+        let training = model.rnn.training();
+        model.rnn.set_training(false);
+        EvalMode { model, training }
+    }
+}
+
+impl Drop for EvalMode<'_> {
+    fn drop(&mut self) {
+        self.model.rnn.set_training(self.training);
+    }
 }

@@ -1,16 +1,19 @@
 //! Training the character model by truncated BPTT (see the module doc of
 //! [`crate::jobs::text`]); progress through a per-step callback.
 
+#[cfg(not(target_arch = "wasm32"))]
 use crate::io::lock::OutputLock;
 use std::path::PathBuf;
 
 use rand::SeedableRng;
 
 use super::checkpoint::{resume, save};
-use super::model::{sample, CharModel, CharShape, CharState};
+#[cfg(not(target_arch = "wasm32"))]
+use super::model::sample;
+use super::model::{CharModel, CharShape, CharState};
 use crate::data::text::TextCorpus;
 use crate::error::{Error, Result};
-use crate::jobs::step::train_step;
+use crate::jobs::step::{record_step, RecordedStep};
 use crate::nn::loss::{cross_entropy, Reduction, MAX_CLASSES};
 use crate::nn::rnn::CellKind;
 use crate::nn::rnn_layers::detach;
@@ -208,6 +211,7 @@ fn check(corpus: &TextCorpus, cfg: &TextConfig) -> Result<Streams> {
 }
 
 /// Loss over the corpus' first [`EVAL_CHARS`] characters at most.
+#[cfg(not(target_arch = "wasm32"))]
 fn final_loss(ctx: &Context, model: &CharModel, corpus: &TextCorpus, cfg: &TextConfig) -> Result<f32> {
     if corpus.ids.len() > EVAL_CHARS {
         let head = TextCorpus {
@@ -220,10 +224,120 @@ fn final_loss(ctx: &Context, model: &CharModel, corpus: &TextCorpus, cfg: &TextC
     }
 }
 
+/// A character model's training state, one step at a time (the blocking
+/// [`TextTrainer::step`] natively, [`TextTrainer::step_async`] in a
+/// browser); [`train_text`] is its loop with samples and checkpoints.
+pub struct TextTrainer {
+    ctx: Context,
+    cfg: TextConfig,
+    corpus: TextCorpus,
+    streams: Streams,
+    model: CharModel,
+    opt: Adam,
+    /// The state carried into the next step (None: zeros).
+    state: Option<CharState>,
+    /// Where the streams stand.
+    pos: usize,
+    done: usize,
+}
+
+impl TextTrainer {
+    /// Checks `cfg` against `corpus`, builds the seeded model and, with
+    /// `cfg.resume` and an existing `cfg.checkpoint`, restores it.
+    pub fn new(ctx: &Context, corpus: TextCorpus, cfg: &TextConfig) -> Result<TextTrainer> {
+        super::validate(ctx, &corpus, cfg)?;
+        let streams = check(&corpus, cfg)?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+        let model = CharModel::new(ctx, corpus.vocab.clone(), cfg.shape, cfg.dropout, &mut rng)?;
+        model.rnn.set_training(true);
+        let mut opt = Adam::new(cfg.lr);
+        let (done, state) = match &cfg.checkpoint {
+            Some(path) if cfg.resume && path.exists() => resume(ctx, path, &model, &mut opt, cfg.batch)?,
+            _ => (0, None),
+        };
+        let mut t = TextTrainer { ctx: ctx.clone(), cfg: cfg.clone(), corpus, streams, model, opt, state, pos: 0, done: 0 };
+        // Where the streams stand after the steps already done.
+        for _ in 0..done {
+            t.advance();
+        }
+        t.done = done;
+        Ok(t)
+    }
+
+    /// Moves to the next chunk; returns its length (a stream at its end
+    /// starts again with a zero state).
+    fn advance(&mut self) -> usize {
+        if self.pos >= self.streams.span {
+            (self.state, self.pos) = (None, 0);
+        }
+        let len = self.cfg.seq_len.min(self.streams.span - self.pos);
+        self.pos += len;
+        len
+    }
+
+    /// The model as trained so far.
+    pub fn model(&self) -> &CharModel {
+        &self.model
+    }
+
+    /// Steps done (including those before a resume).
+    pub fn steps_done(&self) -> usize {
+        self.done
+    }
+
+    /// Records the next step; with `check_parameters` the updated
+    /// parameters are checked too. The carried state moves on.
+    fn record(&mut self, check_parameters: bool) -> Result<RecordedStep> {
+        let len = self.advance();
+        let start = self.pos - len;
+        let (x, y) = self.streams.chunk(&self.ctx, &self.corpus.ids, start, len)?;
+        let (logits, next) = self.model.forward(&x, self.state.as_ref())?;
+        let loss = cross_entropy(&logits, &y, None, Reduction::Mean)?;
+        let recorded = record_step(self.done as u64 + 1, &loss, &self.model, &mut self.opt, Some(self.cfg.clip), check_parameters)?;
+        // The carried state is a constant: the next step's gradient stops here.
+        self.state = Some(CharState { h: detach(&next.h), c: next.c.as_ref().map(detach) });
+        Ok(recorded)
+    }
+
+    /// One step: its mean loss (nats per character). Blocks. A value that
+    /// comes back not finite is [`Error::Diverged`]: save nothing after it.
+    pub fn step(&mut self, check_parameters: bool) -> Result<f32> {
+        let v = self.record(check_parameters)?.finish()?;
+        self.done += 1;
+        Ok(v.loss)
+    }
+
+    /// [`TextTrainer::step`] as a future (the web's form).
+    pub async fn step_async(&mut self, check_parameters: bool) -> Result<f32> {
+        let v = self.record(check_parameters)?.finish_async().await?;
+        self.done += 1;
+        Ok(v.loss)
+    }
+
+    /// The generator of the sample after `done` steps: seeded by the step,
+    /// so a resumed run draws the same samples.
+    pub fn sample_rng(&self) -> rand::rngs::StdRng {
+        let seed = self.cfg.seed ^ 0x5A3D ^ (self.done as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        rand::rngs::StdRng::seed_from_u64(seed)
+    }
+
+    /// Saves model, optimiser and carried state to `path` (kill-safely).
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        save(path, &self.model, &self.opt, self.state.as_ref())
+    }
+
+    /// The checkpoint [`TextTrainer::save`] writes, as bytes (the web's
+    /// download).
+    pub async fn checkpoint_bytes(&self) -> Result<Vec<u8>> {
+        super::checkpoint::to_bytes(&self.model, &self.opt, self.state.as_ref()).await
+    }
+}
+
 /// Trains a character model on `corpus` (see the module comment). A step
 /// whose loss, gradient norm or (on save steps) parameters come back not
 /// finite ends the run with [`Error::Diverged`] before it saves: the last
 /// checkpoint written stays the last good one.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn train_text(
     ctx: &Context,
     corpus: &TextCorpus,
@@ -231,73 +345,34 @@ pub fn train_text(
     mut progress: impl FnMut(TextProgress),
 ) -> Result<TextRun> {
     super::validate(ctx, corpus, cfg)?;
-    let streams = check(corpus, cfg)?;
+    check(corpus, cfg)?;
     // One run per checkpoint, held until the run ends; its folder must exist.
     let _lock = cfg.checkpoint.as_deref().map(OutputLock::acquire).transpose()?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
-    let model = CharModel::new(ctx, corpus.vocab.clone(), cfg.shape, cfg.dropout, &mut rng)?;
-    model.rnn.set_training(true);
-    let mut opt = Adam::new(cfg.lr);
-    let (resumed_at, mut state) = match &cfg.checkpoint {
-        Some(path) if cfg.resume && path.exists() => resume(ctx, path, &model, &mut opt, cfg.batch)?,
-        _ => (0, None),
-    };
+    let mut trainer = TextTrainer::new(ctx, corpus.clone(), cfg)?;
+    let resumed_at = trainer.steps_done();
     let mut losses = Vec::with_capacity(cfg.steps.saturating_sub(resumed_at));
-    let mut pos = 0;
-    // Where the streams stand after the steps already done.
-    for _ in 0..resumed_at {
-        if pos >= streams.span {
-            pos = 0;
-        }
-        pos += cfg.seq_len.min(streams.span - pos);
-    }
     for step in resumed_at..cfg.steps {
-        if pos >= streams.span {
-            (state, pos) = (None, 0);
-        }
-        let len = cfg.seq_len.min(streams.span - pos);
-        let (x, y) = streams.chunk(ctx, &corpus.ids, pos, len)?;
-        let (logits, next) = model.forward(&x, state.as_ref())?;
-        let loss = cross_entropy(&logits, &y, None, Reduction::Mean)?;
         let done = step + 1;
         let due = |every: usize| done == cfg.steps || (every > 0 && done % every == 0);
         let save_due = cfg.checkpoint.is_some() && due(cfg.checkpoint_every);
         // Diverged: stop before anything below saves this step's weights.
-        let value = train_step(done as u64, &loss, &model, &mut opt, Some(cfg.clip), save_due)?.loss;
-        // The carried state is a constant: the next step's gradient stops here.
-        state = Some(CharState {
-            h: detach(&next.h),
-            c: next.c.as_ref().map(detach),
-        });
-        pos += len;
+        let value = trainer.step(save_due)?;
         losses.push(value);
         let sample = if cfg.sample_every > 0 && due(cfg.sample_every) {
-            // Seeded by the step, so a resumed run draws the same samples.
-            let seed = cfg.seed ^ 0x5A3D ^ (done as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            Some(sample(ctx, &model, &cfg.prompt, cfg.sample_len, cfg.temperature, &mut rng)?)
+            let mut rng = trainer.sample_rng();
+            Some(sample(ctx, &trainer.model, &cfg.prompt, cfg.sample_len, cfg.temperature, &mut rng)?)
         } else {
             None
         };
         let saved = match &cfg.checkpoint {
             Some(path) if save_due => {
-                save(path, &model, &opt, state.as_ref())?;
+                trainer.save(path)?;
                 Some(path.clone())
             }
             _ => None,
         };
-        progress(TextProgress {
-            step,
-            loss: value,
-            sample,
-            saved,
-        });
+        progress(TextProgress { step, loss: value, sample, saved });
     }
-    let final_loss = final_loss(ctx, &model, corpus, cfg)?;
-    Ok(TextRun {
-        model,
-        losses,
-        final_loss,
-        resumed_at,
-    })
+    let final_loss = final_loss(ctx, &trainer.model, corpus, cfg)?;
+    Ok(TextRun { model: trainer.model, losses, final_loss, resumed_at })
 }
