@@ -73,6 +73,15 @@ enum Command {
     },
     /// A short tour on built-in data: a matmul checked against the CPU, an MLP trained on two spirals (writes kairo-spirals.png), kernel benchmarks.
     Demo,
+    /// Serve the prebuilt web page (train in a browser tab through WebGPU) on loopback; build it first with scripts/web-build.sh.
+    ServeWeb {
+        /// The built page (what scripts/web-build.sh writes).
+        #[arg(long, default_value = "web/dist")]
+        dir: PathBuf,
+        /// Address to listen on (loopback by default; 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -381,7 +390,17 @@ fn run(cli: Cli) -> Result<()> {
         Command::Transcribe { checkpoint, beam, wav } => speech_cli::transcribe(&checkpoint, beam.unwrap_or(0), &wav),
         Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
         Command::Demo => demo(),
+        Command::ServeWeb { dir, addr } => serve_web(&dir, &addr),
     }
+}
+
+/// Serves the built page until interrupted.
+fn serve_web(dir: &Path, addr: &str) -> Result<()> {
+    let server = kairo::io::serve::WebServer::bind(dir, addr)?;
+    println!("serving {} on http://{}/ (Ctrl-C stops)", dir.display(), server.addr());
+    println!("open it in a browser with WebGPU (Chromium on Linux: --enable-unsafe-webgpu)");
+    server.run();
+    Ok(())
 }
 
 fn run_bench(cfg: &BenchConfig, json: Option<&Path>) -> Result<()> {

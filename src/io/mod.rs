@@ -10,6 +10,8 @@ pub mod atomic;
 pub mod lock;
 pub mod parameters;
 pub mod safetensors;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod serve;
 pub mod training;
 
 use std::ffi::OsString;
