@@ -25,7 +25,8 @@ pub struct BenchConfig {
     pub dispatches: usize,
     /// Which groups to run: "matmul", "dispatch", "rnn", "ctc", "speech",
     /// "dcgan", "conv" (convolutions and the generator), "generator" (the
-    /// generator alone) (empty: all; "rnn", "speech", "dcgan" and "conv" only
+    /// generator alone), "jobs" (the web page's training steps; only when
+    /// named) (empty: all; "rnn", "speech", "dcgan" and "conv" only
     /// when `sizes` is None too, so small-size runs stay quick).
     pub only: Vec<String>,
     /// The recurrent-layer entries' problem size.
@@ -33,7 +34,7 @@ pub struct BenchConfig {
 }
 
 /// Every group [`BenchConfig::only`] may name.
-pub const GROUPS: [&str; 8] = ["matmul", "dispatch", "rnn", "ctc", "speech", "dcgan", "conv", "generator"];
+pub const GROUPS: [&str; 9] = ["matmul", "dispatch", "rnn", "ctc", "speech", "dcgan", "conv", "generator", "jobs"];
 
 impl BenchConfig {
     /// Errors unless every name in `only` is one of [`GROUPS`] (the message
@@ -454,6 +455,35 @@ pub fn bench_dcgan(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&Ben
     Ok(vec![r])
 }
 
+/// The training steps the web page runs, at the sizes its figures are
+/// reported for, so a native run and the page compare like for like: the
+/// adding problem's step (LSTM, T 50, hidden 64, batch 64) and the DCGAN
+/// iteration of `kairo train gan`'s default configuration (32×32 RGB,
+/// ngf = ndf = 32, batch 64). Wall time per step with its submit and
+/// readback, median of `reps` after a warm-up; `steps_per_s` in `sizes`.
+pub fn bench_jobs(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult)) -> Result<Vec<BenchResult>> {
+    use crate::jobs::adding::{AddingTrainer, SeqConfig};
+    use crate::jobs::gan::{GanConfig, GanData, GanTrainer};
+    let adding = SeqConfig { length: 50, hidden: 64, batch: 64, steps: usize::MAX, ..Default::default() };
+    let mut a = AddingTrainer::new(ctx, &adding)?;
+    let adding_ms = measure(ctx, Clock::Wall, cfg.reps, true, || a.step().map(drop))?;
+    let gan = GanConfig::default();
+    let m = gan.model;
+    let mut g = GanTrainer::new(ctx, gan.clone(), GanData::Shapes(crate::data::shapes::Shapes::new(m.image_size, m.channels, 1)?))?;
+    let gan_ms = measure(ctx, Clock::Wall, cfg.reps, true, || g.step().map(drop))?;
+    let per_s = |ms: f64| serde_json::json!((1e4 / ms).round() / 10.0);
+    let mut a_sizes = sizes_map(&[("T", 50), ("H", 64), ("B", 64)]);
+    a_sizes.insert("steps_per_s".into(), per_s(adding_ms.ms));
+    let mut g_sizes = sizes_map(&[("size", m.image_size), ("ngf", m.ngf), ("ndf", m.ndf), ("batch", gan.batch)]);
+    g_sizes.insert("steps_per_s".into(), per_s(gan_ms.ms));
+    let out = vec![
+        BenchResult::timed("adding_train_step", Some("lstm".into()), a_sizes, adding_ms),
+        BenchResult::timed("gan_iteration", Some("default".into()), g_sizes, gan_ms),
+    ];
+    out.iter().for_each(&mut report);
+    Ok(out)
+}
+
 /// FLOPs (2 per multiply-add) of a convolution whose smaller side is the
 /// grid: `positions` kernel placements of `taps` = C·kh·kw inputs, `out` channels.
 fn conv_flops(positions: usize, taps: usize, out: usize) -> f64 {
@@ -576,7 +606,7 @@ pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult
     // Slow groups run unasked only without `sizes`, so small-size runs stay quick.
     let slow = |g: &str| named(g) || (cfg.only.is_empty() && cfg.sizes.is_none());
     type Group = fn(&Context, &BenchConfig, &mut dyn FnMut(&BenchResult)) -> Result<Vec<BenchResult>>;
-    let groups: [(bool, Group); 7] = [
+    let groups: [(bool, Group); 8] = [
         (wants("matmul"), |c, g, r| bench_matmul(c, g, r)),
         (wants("dispatch"), |c, g, r| bench_dispatch_overhead(c, g, r)),
         (slow("rnn"), |c, g, r| bench_rnn(c, g, r)),
@@ -584,6 +614,7 @@ pub fn run(ctx: &Context, cfg: &BenchConfig, mut report: impl FnMut(&BenchResult
         (wants("ctc"), |c, g, r| bench_ctc(c, g, r)),
         (slow("dcgan"), |c, g, r| bench_dcgan(c, g, r)),
         (slow("conv") || named("generator"), |c, g, r| bench_conv(c, g, r)),
+        (named("jobs"), |c, g, r| bench_jobs(c, g, r)),
     ];
     let mut results = Vec::new();
     for (_, group) in groups.iter().filter(|(selected, _)| *selected) {

@@ -43,7 +43,7 @@ enum Command {
         /// Also time every matmul kernel variant.
         #[arg(long)]
         variants: bool,
-        /// Only these groups: matmul, dispatch, rnn, ctc, speech, dcgan, conv, generator (default: all; rnn, speech, dcgan and conv are skipped when --sizes is given).
+        /// Only these groups: matmul, dispatch, rnn, ctc, speech, dcgan, conv, generator, jobs (the web page's training steps, only when named) (default: all; rnn, speech, dcgan and conv are skipped when --sizes is given).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Write the results as JSON to this file.
@@ -81,6 +81,9 @@ enum Command {
         /// Address to listen on (loopback by default; 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
+        /// Append what pages opened in test mode (?test=adding|gan|sample) POST to /report to this file, one JSON line each (scripts/web-bench.sh).
+        #[arg(long)]
+        report_to: Option<PathBuf>,
     },
 }
 
@@ -390,13 +393,31 @@ fn run(cli: Cli) -> Result<()> {
         Command::Transcribe { checkpoint, beam, wav } => speech_cli::transcribe(&checkpoint, beam.unwrap_or(0), &wav),
         Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
         Command::Demo => demo(),
-        Command::ServeWeb { dir, addr } => serve_web(&dir, &addr),
+        Command::ServeWeb { dir, addr, report_to } => serve_web(&dir, &addr, report_to.as_deref()),
     }
 }
 
 /// Serves the built page until interrupted.
-fn serve_web(dir: &Path, addr: &str) -> Result<()> {
-    let server = kairo::io::serve::WebServer::bind(dir, addr)?;
+fn serve_web(dir: &Path, addr: &str, report_to: Option<&Path>) -> Result<()> {
+    let mut server = kairo::io::serve::WebServer::bind(dir, addr)?;
+    if let Some(path) = report_to {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| kairo::Error::Io { path: path.display().to_string(), source: e })?;
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for report in rx {
+                let line = report.replace('\n', " ");
+                if writeln!(file, "{line}").and_then(|()| file.flush()).is_err() {
+                    eprintln!("serve-web: could not append a report");
+                }
+            }
+        });
+        server = server.with_reports(tx);
+    }
     println!("serving {} on http://{}/ (Ctrl-C stops)", dir.display(), server.addr());
     println!("open it in a browser with WebGPU (Chromium on Linux: --enable-unsafe-webgpu)");
     server.run();

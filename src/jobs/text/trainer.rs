@@ -255,12 +255,13 @@ impl TextTrainer {
             Some(path) if cfg.resume && path.exists() => resume(ctx, path, &model, &mut opt, cfg.batch)?,
             _ => (0, None),
         };
-        let mut t = TextTrainer { ctx: ctx.clone(), cfg: cfg.clone(), corpus, streams, model, opt, state, pos: 0, done: 0 };
-        // Where the streams stand after the steps already done.
+        let mut t = TextTrainer { ctx: ctx.clone(), cfg: cfg.clone(), corpus, streams, model, opt, state: None, pos: 0, done };
+        // Where the streams stand after the steps already done; the state
+        // they carry is the checkpoint's.
         for _ in 0..done {
             t.advance();
         }
-        t.done = done;
+        t.state = state;
         Ok(t)
     }
 
