@@ -10,7 +10,7 @@ use clap::ArgMatches;
 use clap::ValueEnum;
 use kairo::jobs::limits::{at_least, at_most};
 
-use super::{Cli, Command, SampleJob, Task, TrainJob};
+use super::{Cli, Command, EvalJob, SampleJob, Task, TrainJob};
 use kairo::{Error, Result};
 
 /// Whether the user gave `id` on the command line (not a default).
@@ -135,6 +135,11 @@ pub fn command(cli: &Cli, matches: &ArgMatches) -> Result<()> {
             at_least("--n", *n, 2)?;
             image_file("--out", out)
         }
+        Command::Eval { job: EvalJob::Speech { beam, batch, .. } } => {
+            sizes(&[("--batch", *batch), ("--beam", beam.unwrap_or(1))])?;
+            at_most("--beam", beam.unwrap_or(1), kairo::decode::MAX_BEAM)
+        }
+        Command::Eval { job: EvalJob::Seq { batch, seq_len, .. } } => sizes(&[("--batch", *batch), ("--seq-len", *seq_len)]),
         Command::Transcribe { beam: Some(beam), .. } => {
             at_least("--beam", *beam, 1)?;
             at_most("--beam", *beam, kairo::decode::MAX_BEAM)

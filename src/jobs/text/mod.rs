@@ -18,10 +18,12 @@
 //! applications import it.
 
 pub mod checkpoint;
+pub mod eval;
 pub mod model;
 pub mod trainer;
 pub mod validate;
 
+pub use eval::{bits_per_char, bits_per_char_file, TextEval};
 pub use model::{sample, sample_logits, CharModel, CharShape, CharState};
 pub use validate::validate;
 pub use trainer::{evaluate, train_text, TextConfig, TextProgress, TextRun, EVAL_CHARS};
