@@ -244,9 +244,12 @@ enum SampleJob {
 /// `kairo train gan` options (see `GanConfig`).
 #[derive(clap::Args)]
 struct GanArgs {
-    /// Image folder (PNG/JPEG, recursive); default: the built-in coloured shapes.
+    /// Image folder (PNG/JPEG, recursive; class subfolders are labels) or a folder of IDX files (train-images-idx3-ubyte[.gz] and its labels, e.g. Fashion-MNIST); default: the built-in coloured shapes.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// What transparent pixels of --data images are composited onto: white, black or R,G,B.
+    #[arg(long, default_value = "black")]
+    background: String,
     /// Image side: 32 or 64.
     #[arg(long, default_value_t = 32)]
     size: usize,
@@ -421,7 +424,7 @@ fn run(cli: Cli) -> Result<()> {
                     out: a.out,
                     ..Default::default()
                 };
-                gan_cli::train(cfg, a.data.as_deref(), a.resume, a.no_judge)
+                gan_cli::train(cfg, a.data.as_deref(), a.background.parse()?, a.resume, a.no_judge)
             }
         },
         Command::Sample { job: SampleJob::Seq { checkpoint, prompt, len, temperature, seed } } => {

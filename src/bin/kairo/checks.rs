@@ -129,6 +129,7 @@ pub fn command(cli: &Cli, matches: &ArgMatches) -> Result<()> {
             at_least("--batch", a.batch, 2)?;
             let big = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
             sizes(&[("--iters", big(a.iters)), ("--every", big(a.every)), ("--d-steps", a.d_steps), ("--ngf", a.ngf), ("--ndf", a.ndf)])?;
+            a.background.parse::<kairo::data::images::Background>()?;
             output_dir("--out", &a.out)
         }
         Command::Sample { job: SampleJob::Gan { out, n, .. } } => {
