@@ -157,3 +157,49 @@ fn class_subfolders_are_labels_and_alpha_meets_the_background() {
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
     assert!(unlabelled.random_labelled_batch(2, &mut rng).is_err());
 }
+
+/// Seeded byte mutations of small IDX files, plain and gzip: opening and
+/// reading every item returns values or errors, never panics.
+#[test]
+fn mutated_idx_files_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let tmp = temp_dir("mutate");
+    let mut valid = vec![0u8, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 2];
+    valid.extend(0..12u8);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(15);
+    for round in 0..600 {
+        let mut bytes = valid.clone();
+        for _ in 0..rng.random_range(1..4) {
+            match rng.random_range(0..3) {
+                0 => {
+                    let i = rng.random_range(0..bytes.len());
+                    bytes[i] = rng.random();
+                }
+                1 => bytes.truncate(rng.random_range(0..bytes.len())),
+                _ => bytes.extend((0..rng.random_range(1..8)).map(|_| rng.random::<u8>())),
+            }
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        let gz = round % 2 == 1;
+        let path = tmp.join(if gz { "m-idx3-ubyte.gz" } else { "m-idx3-ubyte" });
+        let contents = if gz {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&bytes).unwrap();
+            let mut z = e.finish().unwrap();
+            if rng.random_bool(0.3) {
+                z.truncate(rng.random_range(2..z.len()));
+            }
+            z
+        } else {
+            bytes
+        };
+        std::fs::write(&path, contents).unwrap();
+        if let Ok(a) = IdxArray::open(&path) {
+            for i in 0..a.dims()[0].min(64) {
+                a.item(i).unwrap();
+            }
+        }
+    }
+}

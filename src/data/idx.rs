@@ -88,7 +88,7 @@ impl IdxArray {
                 other => other,
             })?;
             let want = checked_len(path, &dims)?;
-            let mut bytes = Vec::with_capacity(want.min(1 << 30) as usize);
+            let mut bytes = Vec::with_capacity(want.min(64 << 20) as usize);
             r.by_ref()
                 .take(want)
                 .read_to_end(&mut bytes)

@@ -63,8 +63,9 @@ impl std::str::FromStr for Background {
 pub struct ImageFolder {
     root: PathBuf,
     paths: Vec<PathBuf>,
-    /// IDX images instead of files (then `paths` is empty).
-    idx: Option<IdxImages>,
+    /// IDX images instead of files (then `paths` is empty); boxed, so the
+    /// folder stays small beside the other data sources.
+    idx: Option<Box<IdxImages>>,
     /// Per image its class (empty: unlabelled), and the class names.
     labels: Vec<u32>,
     classes: Vec<String>,
@@ -250,7 +251,7 @@ impl ImageFolder {
                 folder.classes = (0..n).map(|c| if fashion { idx::FASHION_MNIST_CLASSES[c].to_string() } else { c.to_string() }).collect();
             }
             folder.slots = vec![Slot::Unknown; set.len()];
-            folder.idx = Some(set);
+            folder.idx = Some(Box::new(set));
             return Ok(folder);
         }
         folder.paths = list_images(dir)?;
@@ -281,7 +282,7 @@ impl ImageFolder {
 
     /// Whether the images come from IDX files (then [`ImageFolder::idx`] has them).
     pub fn idx(&self) -> Option<&IdxImages> {
-        self.idx.as_ref()
+        self.idx.as_deref()
     }
 
     /// Class names in label order; empty when the images carry no labels.
