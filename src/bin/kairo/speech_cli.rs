@@ -25,13 +25,11 @@ pub fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
         println!("{} utterances dropped (cannot be trained on), e.g. {}", data.dropped.len(), data.dropped[0]);
     }
     let audio: f32 = data.train.iter().map(|e| e.seconds).sum();
-    println!(
-        "{} train ({:.0} s of audio), {} held out; features ready in {:.1} s",
-        data.train.len(),
-        audio,
-        data.test.len(),
-        t0.elapsed().as_secs_f32()
-    );
+    let scored = match &cfg.valid_manifest {
+        Some(v) => format!("{} in {} scored each epoch", data.test.len(), v.display()),
+        None => format!("{} held out ({:.0}%)", data.test.len(), cfg.holdout * 100.0),
+    };
+    println!("{} train ({:.0} s of audio), {scored}; features ready in {:.1} s", data.train.len(), audio, t0.elapsed().as_secs_f32());
     let m = &cfg.model;
     println!(
         "model: conv {}x{} stride {} -> {} GRU {}x{} -> {} classes; Adam lr {}, clip {}, batch {}",
