@@ -220,3 +220,18 @@ fn eval_seq_is_the_models_cross_entropy_in_bits_and_drops_with_training() {
     let err = text::bits_per_char_file(&c, &run.model, &odd, 1, 8).expect_err("unknown character").to_string();
     assert!(err.contains("odd.txt"), "{err}");
 }
+
+#[test]
+fn eval_and_split_flags_are_checked_before_work() {
+    let fails = |args: &[&str], needle: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kairo")).args(args).output().expect("running kairo");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(needle), "kairo {args:?}: {stderr}");
+    };
+    fails(&["train", "speech", "--holdout", "1.5", "--epochs", "1"], "--holdout");
+    fails(&["eval", "speech", "--checkpoint", "x", "--manifest", "y", "--batch", "0"], "--batch");
+    fails(&["eval", "speech", "--checkpoint", "x", "--manifest", "y", "--beam", "5000"], "--beam");
+    fails(&["eval", "seq", "--checkpoint", "x", "--data", "y", "--seq-len", "0"], "--seq-len");
+    fails(&["eval", "seq", "--checkpoint", "/nonexistent/char.safetensors", "--data", "y"], "/nonexistent/char.safetensors");
+    fails(&["train", "gan", "--background", "grey", "--iters", "1"], "--background");
+}

@@ -121,8 +121,10 @@ pub fn command(cli: &Cli, matches: &ArgMatches) -> Result<()> {
                 }
             }
         }
-        Command::Train { job: TrainJob::Speech { epochs, batch, hidden, layers, out, .. } } => {
+        Command::Train { job: TrainJob::Speech { epochs, batch, hidden, layers, out, holdout, valid_manifest, .. } } => {
             sizes(&[("--epochs", *epochs), ("--batch", *batch), ("--hidden", *hidden), ("--layers", *layers)])?;
+            let split = kairo::jobs::speech::SpeechTrainConfig { holdout: *holdout, valid_manifest: valid_manifest.clone(), ..Default::default() };
+            kairo::jobs::speech::eval::check_holdout(&split)?;
             out.as_deref().map_or(Ok(()), |d| output_dir("--out", d))
         }
         Command::Train { job: TrainJob::Gan(a) } => {
