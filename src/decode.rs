@@ -84,6 +84,19 @@ impl Alphabet {
     pub fn decode(&self, labels: &[u32]) -> String {
         labels.iter().filter_map(|&k| self.char_of(k as usize)).collect()
     }
+
+    /// A transcript for labels: [`Alphabet::decode`], then [`tidy_spaces`]
+    /// (a model may emit the space class before the first word, after the
+    /// last, or twice between words; none of that is text).
+    pub fn transcript(&self, labels: &[u32]) -> String {
+        tidy_spaces(&self.decode(labels))
+    }
+}
+
+/// `text` without leading or trailing whitespace and with every run of
+/// whitespace inside it one space.
+pub fn tidy_spaces(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Best path of one utterance: `frames` is (T, c) row-major; argmax per

@@ -71,6 +71,11 @@ enum Command {
         /// The WAV file (any common rate, bit depth, mono or stereo).
         wav: PathBuf,
     },
+    /// Score a trained model: CER/WER of a speech checkpoint on a manifest, bits per character of a character model on a text.
+    Eval {
+        #[command(subcommand)]
+        job: EvalJob,
+    },
     /// A short tour on built-in data: a matmul checked against the CPU, an MLP trained on two spirals (writes kairo-spirals.png), kernel benchmarks.
     Demo,
     /// Serve the prebuilt web page (train in a browser tab through WebGPU) on loopback; build it first with scripts/web-build.sh.
@@ -163,9 +168,52 @@ enum TrainJob {
         /// Continue from the checkpoint in --out.
         #[arg(long)]
         resume: bool,
+        /// Fraction of the manifest held out for the per-epoch CER/WER, in (0, 1).
+        #[arg(long, default_value_t = 0.1)]
+        holdout: f32,
+        /// Score this manifest after every epoch instead of a held-out part of --manifest (--holdout is then unused).
+        #[arg(long)]
+        valid_manifest: Option<PathBuf>,
     },
     /// A DCGAN: alternating D/G training with sample grids, loss curve, checkpoints.
     Gan(GanArgs),
+}
+
+#[derive(Subcommand)]
+enum EvalJob {
+    /// Corpus CER and WER of a speech checkpoint on a manifest (batched forwards, no tape).
+    Speech {
+        /// A checkpoint written by `kairo train speech` (speech.safetensors).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// CSV manifest `wav_filename,wav_filesize,transcript`.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Prefix beam search with this beam width (default: greedy best path).
+        #[arg(long)]
+        beam: Option<usize>,
+        /// Utterances per forward (twice the training batch reproduces the CER training printed for the same set).
+        #[arg(long, default_value_t = speech::EVAL_BATCH)]
+        batch: usize,
+        /// Also print each utterance's reference, hypothesis, CER and WER.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Bits per character of a character model (`train seq --task text`) on a UTF-8 file.
+    Seq {
+        /// A checkpoint written by `kairo train seq --task text`.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The text to score (every character must be in the model's vocabulary).
+        #[arg(long)]
+        data: PathBuf,
+        /// Streams read side by side (one forward covers all of them).
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Characters of every stream per forward (the state is carried between forwards).
+        #[arg(long, default_value_t = 256)]
+        seq_len: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -208,9 +256,12 @@ enum SampleJob {
 /// `kairo train gan` options (see `GanConfig`).
 #[derive(clap::Args)]
 struct GanArgs {
-    /// Image folder (PNG/JPEG, recursive); default: the built-in coloured shapes.
+    /// Image folder (PNG/JPEG, recursive; class subfolders are labels) or a folder of IDX files (train-images-idx3-ubyte[.gz] and its labels, e.g. Fashion-MNIST); default: the built-in coloured shapes.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// What transparent pixels of --data images are composited onto: white, black or R,G,B.
+    #[arg(long, default_value = "black")]
+    background: String,
     /// Image side: 32 or 64.
     #[arg(long, default_value_t = 32)]
     size: usize,
@@ -360,8 +411,9 @@ fn run(cli: Cli) -> Result<()> {
                     Task::Text => seq_cli::train_text(&cfg, &text),
                 }
             }
-            TrainJob::Speech { manifest, epochs, batch, hidden, layers, lr, lookahead, out, seed, resume } => {
+            TrainJob::Speech { manifest, epochs, batch, hidden, layers, lr, lookahead, out, seed, resume, holdout, valid_manifest } => {
                 let mut cfg = speech::SpeechTrainConfig { manifest, epochs, batch, lr, out, seed, resume, ..Default::default() };
+                (cfg.holdout, cfg.valid_manifest) = (holdout, valid_manifest);
                 cfg.model.hidden = hidden;
                 cfg.model.layers = layers;
                 if let Some(tau) = lookahead {
@@ -384,12 +436,16 @@ fn run(cli: Cli) -> Result<()> {
                     out: a.out,
                     ..Default::default()
                 };
-                gan_cli::train(cfg, a.data.as_deref(), a.resume, a.no_judge)
+                gan_cli::train(cfg, a.data.as_deref(), a.background.parse()?, a.resume, a.no_judge)
             }
         },
         Command::Sample { job: SampleJob::Seq { checkpoint, prompt, len, temperature, seed } } => {
             seq_cli::sample_text(&checkpoint, &prompt, len, temperature, seed)
         }
+        Command::Eval { job: EvalJob::Speech { checkpoint, manifest, beam, batch, verbose } } => {
+            speech_cli::eval(&checkpoint, &manifest, beam.unwrap_or(0), batch, verbose)
+        }
+        Command::Eval { job: EvalJob::Seq { checkpoint, data, batch, seq_len } } => seq_cli::eval(&checkpoint, &data, batch, seq_len),
         Command::Transcribe { checkpoint, beam, wav } => speech_cli::transcribe(&checkpoint, beam.unwrap_or(0), &wav),
         Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
         Command::Demo => demo(),

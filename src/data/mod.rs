@@ -1,5 +1,6 @@
-//! Built-in data sets that need no files, and image folders.
+//! Built-in data sets that need no files, image folders and IDX files.
 
+pub mod idx;
 pub mod images;
 pub mod shapes;
 pub mod spirals;

@@ -17,7 +17,8 @@ pub fn encode(text: &str) -> Result<Vec<u32>> {
 }
 
 /// Text for one utterance's logits (T, classes): greedy best path, or
-/// prefix beam search with `beam` > 1 (on log-softmaxed rows).
+/// prefix beam search with `beam` > 1 (on log-softmaxed rows); no
+/// leading, trailing or doubled spaces ([`Alphabet::transcript`]).
 pub fn decode(logits: &[f32], classes: usize, beam: usize) -> String {
     let alphabet = Alphabet::english();
     let labels = if beam > 1 {
@@ -29,7 +30,7 @@ pub fn decode(logits: &[f32], classes: usize, beam: usize) -> String {
     } else {
         decode::greedy(logits, classes, BLANK as usize)
     };
-    alphabet.decode(&labels)
+    alphabet.transcript(&labels)
 }
 
 fn log_softmax(row: &[f32]) -> Vec<f32> {

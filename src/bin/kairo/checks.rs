@@ -10,7 +10,7 @@ use clap::ArgMatches;
 use clap::ValueEnum;
 use kairo::jobs::limits::{at_least, at_most};
 
-use super::{Cli, Command, SampleJob, Task, TrainJob};
+use super::{Cli, Command, EvalJob, SampleJob, Task, TrainJob};
 use kairo::{Error, Result};
 
 /// Whether the user gave `id` on the command line (not a default).
@@ -121,20 +121,28 @@ pub fn command(cli: &Cli, matches: &ArgMatches) -> Result<()> {
                 }
             }
         }
-        Command::Train { job: TrainJob::Speech { epochs, batch, hidden, layers, out, .. } } => {
+        Command::Train { job: TrainJob::Speech { epochs, batch, hidden, layers, out, holdout, valid_manifest, .. } } => {
             sizes(&[("--epochs", *epochs), ("--batch", *batch), ("--hidden", *hidden), ("--layers", *layers)])?;
+            let split = kairo::jobs::speech::SpeechTrainConfig { holdout: *holdout, valid_manifest: valid_manifest.clone(), ..Default::default() };
+            kairo::jobs::speech::eval::check_holdout(&split)?;
             out.as_deref().map_or(Ok(()), |d| output_dir("--out", d))
         }
         Command::Train { job: TrainJob::Gan(a) } => {
             at_least("--batch", a.batch, 2)?;
             let big = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
             sizes(&[("--iters", big(a.iters)), ("--every", big(a.every)), ("--d-steps", a.d_steps), ("--ngf", a.ngf), ("--ndf", a.ndf)])?;
+            a.background.parse::<kairo::data::images::Background>()?;
             output_dir("--out", &a.out)
         }
         Command::Sample { job: SampleJob::Gan { out, n, .. } } => {
             at_least("--n", *n, 2)?;
             image_file("--out", out)
         }
+        Command::Eval { job: EvalJob::Speech { beam, batch, .. } } => {
+            sizes(&[("--batch", *batch), ("--beam", beam.unwrap_or(1))])?;
+            at_most("--beam", beam.unwrap_or(1), kairo::decode::MAX_BEAM)
+        }
+        Command::Eval { job: EvalJob::Seq { batch, seq_len, .. } } => sizes(&[("--batch", *batch), ("--seq-len", *seq_len)]),
         Command::Transcribe { beam: Some(beam), .. } => {
             at_least("--beam", *beam, 1)?;
             at_most("--beam", *beam, kairo::decode::MAX_BEAM)

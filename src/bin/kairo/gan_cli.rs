@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 
-use kairo::data::images::ImageFolder;
+use kairo::data::images::{Background, ImageFolder};
 use kairo::data::shapes::{Shapes, CLASS_NAMES};
 use kairo::jobs::gan::judge::{cache_dir, cache_file, classifier_for, JudgeSettings, ShapeClassifier};
 use kairo::jobs::gan::report::{self as gan_report, render_grid, RunFiles};
@@ -17,7 +17,7 @@ use kairo::{Context, Error, Result, Tensor};
 /// Trains a DCGAN as configured on the folder `data` (or the built-in
 /// shapes), resuming from OUT/checkpoint.safetensors if `resume`; on the
 /// shapes, samples are judged unless `no_judge`.
-pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool, no_judge: bool) -> Result<()> {
+pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume: bool, no_judge: bool) -> Result<()> {
     let ctx = Context::new()?;
     println!("adapter: {}", ctx.describe());
     let m = cfg.model;
@@ -34,7 +34,7 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool, no_judge: bool) 
             )));
         }
     }
-    let source = open_source(&cfg, data)?;
+    let source = open_source(&cfg, data, background)?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::Io {
         path: cfg.out.display().to_string(),
         source: e,
@@ -131,11 +131,25 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, resume: bool, no_judge: bool) 
 }
 
 /// The real images: an image folder, or the built-in shapes; says which.
-fn open_source(cfg: &GanConfig, data: Option<&Path>) -> Result<GanData> {
+fn open_source(cfg: &GanConfig, data: Option<&Path>, background: Background) -> Result<GanData> {
     let m = cfg.model;
     Ok(match data {
         Some(dir) => {
-            let f = ImageFolder::open(dir, m.image_size, m.channels)?;
+            let f = ImageFolder::open_on(dir, m.image_size, m.channels, background)?;
+            if let Some(set) = f.idx() {
+                let (rows, cols) = set.shape();
+                println!(
+                    "data: {} IDX images {rows}×{cols} in {} ({} classes: {}), resized to {}×{}, {} channel(s)",
+                    f.len(),
+                    set.images.path().display(),
+                    f.classes().len(),
+                    f.classes().join(", "),
+                    m.image_size,
+                    m.image_size,
+                    m.channels
+                );
+                return Ok(GanData::Folder(f));
+            }
             println!(
                 "data: {} image files under {} ({}), {}×{}, {} channel(s)",
                 f.len(),

@@ -179,3 +179,22 @@ pub fn sample_text(path: &Path, prompt: &str, len: usize, temperature: f32, seed
     println!("{prompt}{text}");
     Ok(())
 }
+
+/// `kairo eval seq`: bits per character of a character model on a file.
+pub fn eval(checkpoint: &Path, data: &Path, batch: usize, seq_len: usize) -> Result<()> {
+    let ctx = Context::new()?;
+    println!("adapter: {}", ctx.describe());
+    let model = CharModel::load(&ctx, checkpoint)?;
+    let t0 = std::time::Instant::now();
+    let r = text::bits_per_char_file(&ctx, &model, data, batch, seq_len)?;
+    println!(
+        "{}: {:.4} bits/char ({:.4} nats/char) over {} predicted characters ({batch} streams, {} forwards) in {:.1} s",
+        data.display(),
+        r.bits_per_char,
+        r.nats_per_char(),
+        r.predicted,
+        r.forwards,
+        t0.elapsed().as_secs_f32()
+    );
+    Ok(())
+}

@@ -25,13 +25,11 @@ pub fn train_speech(cfg: &speech::SpeechTrainConfig) -> Result<()> {
         println!("{} utterances dropped (cannot be trained on), e.g. {}", data.dropped.len(), data.dropped[0]);
     }
     let audio: f32 = data.train.iter().map(|e| e.seconds).sum();
-    println!(
-        "{} train ({:.0} s of audio), {} held out; features ready in {:.1} s",
-        data.train.len(),
-        audio,
-        data.test.len(),
-        t0.elapsed().as_secs_f32()
-    );
+    let scored = match &cfg.valid_manifest {
+        Some(v) => format!("{} in {} scored each epoch", data.test.len(), v.display()),
+        None => format!("{} held out ({:.0}%)", data.test.len(), cfg.holdout * 100.0),
+    };
+    println!("{} train ({:.0} s of audio), {scored}; features ready in {:.1} s", data.train.len(), audio, t0.elapsed().as_secs_f32());
     let m = &cfg.model;
     println!(
         "model: conv {}x{} stride {} -> {} GRU {}x{} -> {} classes; Adam lr {}, clip {}, batch {}",
@@ -104,3 +102,37 @@ pub fn transcribe(checkpoint: &Path, beam: usize, wav: &Path) -> Result<()> {
     Ok(())
 }
 
+
+/// `kairo eval speech`: corpus CER/WER of a checkpoint on a manifest, with
+/// each utterance's line when `verbose`.
+pub fn eval(checkpoint: &Path, manifest: &Path, beam: usize, batch: usize, verbose: bool) -> Result<()> {
+    let ctx = Context::new()?;
+    println!("adapter: {}", ctx.describe());
+    let model = speech::load_model(&ctx, checkpoint)?;
+    let t0 = std::time::Instant::now();
+    let r = speech::evaluate_manifest(&ctx, &model, manifest, batch, beam)?;
+    for (path, why) in r.skipped.iter().take(10) {
+        println!("skipped {}: {why}", path.display());
+    }
+    if verbose {
+        for u in &r.utterances {
+            println!("{}  CER {:.1}%  WER {:.1}%\n    ref: {}\n    hyp: {}", u.path.display(), u.cer() * 100.0, u.wer() * 100.0, u.reference, u.hypothesis);
+        }
+    }
+    let decoder = if beam > 1 { format!("beam {beam}") } else { "greedy".to_string() };
+    println!(
+        "{}: {} utterances ({:.0} s of audio, {} skipped), {decoder}, batch {batch}: CER {:.2}% ({} / {} characters)  WER {:.2}% ({} / {} words)  in {:.1} s",
+        manifest.display(),
+        r.utterances.len(),
+        r.seconds(),
+        r.skipped.len(),
+        r.cer() * 100.0,
+        r.chars.edits,
+        r.chars.reference_len,
+        r.wer() * 100.0,
+        r.words.edits,
+        r.words.reference_len,
+        t0.elapsed().as_secs_f32()
+    );
+    Ok(())
+}

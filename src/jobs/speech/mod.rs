@@ -16,11 +16,13 @@
 //! applications import it.
 
 pub mod checkpoint;
+pub mod eval;
 pub mod report;
 pub mod trainer;
 pub mod validate;
 
 pub use checkpoint::load_model;
+pub use eval::{evaluate, evaluate_manifest, transcribe_batched, Scored, SpeechEval, EVAL_BATCH};
 pub use validate::{check_resume, validate};
 pub use report::{transcribe_examples, transcribe_file};
 pub use trainer::{

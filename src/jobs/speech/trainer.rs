@@ -36,8 +36,12 @@ pub struct SpeechTrainConfig {
     /// Gradient clipping: the total norm is scaled to at most this.
     pub clip: f32,
     pub seed: u64,
-    /// Fraction of the data held out for CER/WER (at least one utterance).
+    /// Fraction of the data held out for CER/WER (at least one utterance),
+    /// in (0, 1); unused with `valid_manifest`.
     pub holdout: f32,
+    /// A manifest scored after every epoch instead of a held-out part of
+    /// `manifest` (its utterances in its order; the same filter applies).
+    pub valid_manifest: Option<PathBuf>,
     /// Synthetic set size (train + held out) when there is no manifest.
     pub synth_utterances: usize,
     /// Checkpoint folder (`speech.safetensors` inside); None: no checkpoints.
@@ -59,6 +63,7 @@ impl Default for SpeechTrainConfig {
             clip: 5.0,
             seed: 1,
             holdout: 0.1,
+            valid_manifest: None,
             synth_utterances: 500,
             out: None,
             resume: false,
@@ -83,6 +88,7 @@ pub struct SpeechData {
 /// drops what cannot be trained on, and splits off the held-out part
 /// (seeded shuffle).
 pub fn load_data(cfg: &SpeechTrainConfig) -> Result<SpeechData> {
+    super::eval::check_holdout(cfg)?;
     let mel = LogMel::new(cfg.model.n_mels)?;
     let (mut all, report) = match &cfg.manifest {
         Some(path) => {
@@ -94,7 +100,8 @@ pub fn load_data(cfg: &SpeechTrainConfig) -> Result<SpeechData> {
     };
     let stride_out = |frames: usize| crate::speech::conv::out_len(frames, cfg.model.conv_kernel, cfg.model.conv_stride, cfg.model.conv_kernel / 2);
     let mut dropped = Vec::new();
-    all.retain(|e| match text::encode(&e.transcript) {
+    let mut valid = cfg.valid_manifest.as_deref().map(|p| super::eval::load_manifest(p, cfg.model.n_mels)).transpose()?;
+    let mut usable = |e: &Example| match text::encode(&e.transcript) {
         Ok(labels) if labels.is_empty() => {
             dropped.push(format!("{:?}: empty transcript", e.transcript));
             false
@@ -108,7 +115,16 @@ pub fn load_data(cfg: &SpeechTrainConfig) -> Result<SpeechData> {
             dropped.push(err.to_string());
             false
         }
-    });
+    };
+    all.retain(&mut usable);
+    if let Some((v, valid_report)) = &mut valid {
+        v.retain(|(_, e)| usable(e));
+        let test = v.drain(..).map(|(_, e)| e).collect::<Vec<_>>();
+        dropped.extend(valid_report.skipped.iter().map(|(p, why)| format!("{} (--valid-manifest): {why}", p.display())));
+        super::eval::check_split(cfg, all.len(), test.len())?;
+        all.shuffle(&mut rand::rngs::StdRng::seed_from_u64(cfg.seed ^ 0x5EED));
+        return Ok(SpeechData { train: all, test, report, dropped });
+    }
     if all.len() < 2 {
         return Err(Error::InvalidArgument(format!("speech: need at least 2 usable utterances, have {}", all.len())));
     }

@@ -18,12 +18,14 @@
 //! applications import it.
 
 pub mod checkpoint;
+pub mod eval;
 pub mod model;
 pub mod trainer;
 pub mod validate;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use model::sample;
+pub use eval::{bits_per_char, bits_per_char_file, TextEval};
 pub use model::{sample_async, sample_logits, CharModel, CharShape, CharState};
 pub use validate::validate;
 #[cfg(not(target_arch = "wasm32"))]
