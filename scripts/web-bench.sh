@@ -14,7 +14,7 @@ steps=${1:-40}
 iters=${2:-12}
 kairo=${KAIRO_BIN:-target/release/kairo}
 [ -x "$kairo" ] || cargo build --release --bin kairo
-swiftshader=$(dpkg -L chromium 2>/dev/null | grep swiftshader_icd.json | head -1)
+swiftshader=$({ dpkg -L chromium chromium-common 2>/dev/null || true; } | grep swiftshader_icd.json | head -n 1 || true)
 [ -n "$swiftshader" ] || { echo "web-bench: Chromium's SwiftShader ICD not found (apt-get install chromium)"; exit 1; }
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT

@@ -277,6 +277,14 @@ async function testMode(engine, info, test) {
   throw new Error(`unknown test ${test}`);
 }
 
+// What the browser says of its adapter (wgpu's WebGPU backend leaves the
+// name empty): vendor, architecture, device, description.
+async function browserAdapter() {
+  const a = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  const i = a?.info ?? {};
+  return { vendor: i.vendor ?? "", architecture: i.architecture ?? "", device: i.device ?? "", description: i.description ?? "" };
+}
+
 async function main() {
   $("text-corpus").value = kairo.builtin_corpus();
   const test = params.get("test");
@@ -297,7 +305,10 @@ async function main() {
     if (test) await report({ test, error: e.message ?? String(e) });
     return;
   }
-  const info = JSON.parse(engine.describe());
+  const info = { ...JSON.parse(engine.describe()), browser: await browserAdapter() };
+  const b = info.browser;
+  const name = [b.vendor, b.architecture, b.device, b.description].filter(Boolean).join(" ") || "unnamed adapter";
+  info.adapter = `${name} (WebGPU, ${info.device_type})`;
   $("adapter").textContent = `Adapter: ${info.adapter} · ${info.subgroup_kernels_run ? "subgroup" : "workgroup"} kernels · ` +
     `${info.max_storage_buffers_per_shader_stage} storage buffers per stage · ready in ${(performance.now() - t0).toFixed(0)} ms`;
   wireTrainers(engine);
