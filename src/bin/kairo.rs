@@ -151,6 +151,12 @@ enum TrainJob {
         /// Continue from the checkpoint in --out.
         #[arg(long)]
         resume: bool,
+        /// Synthetic utterances (train + held out) when there is no --manifest.
+        #[arg(long, default_value_t = 500)]
+        utterances: usize,
+        /// One rank of a data-parallel run: start with `mpirun -np N` (needs the `mpi` feature).
+        #[arg(long)]
+        distributed: bool,
     },
     /// A DCGAN: alternating D/G training with sample grids, loss curve, checkpoints.
     Gan(GanArgs),
@@ -348,15 +354,15 @@ fn run(cli: Cli) -> Result<()> {
                     Task::Text => seq_cli::train_text(&cfg, &text),
                 }
             }
-            TrainJob::Speech { manifest, epochs, batch, hidden, layers, lr, lookahead, out, seed, resume } => {
-                let mut cfg = speech::SpeechTrainConfig { manifest, epochs, batch, lr, out, seed, resume, ..Default::default() };
+            TrainJob::Speech { manifest, epochs, batch, hidden, layers, lr, lookahead, out, seed, resume, utterances, distributed } => {
+                let mut cfg = speech::SpeechTrainConfig { manifest, epochs, batch, lr, out, seed, resume, synth_utterances: utterances, ..Default::default() };
                 cfg.model.hidden = hidden;
                 cfg.model.layers = layers;
                 if let Some(tau) = lookahead {
                     cfg.model.bidirectional = false;
                     cfg.model.lookahead = tau;
                 }
-                speech_cli::train_speech(&cfg)
+                speech_cli::train_speech(&cfg, distributed)
             }
             TrainJob::Gan(a) => {
                 let model = DcganConfig { image_size: a.size, channels: a.channels, nz: 100, ngf: a.ngf, ndf: a.ndf };
@@ -515,6 +521,8 @@ fn demo() -> Result<()> {
 
 #[path = "kairo/checks.rs"]
 mod checks;
+#[path = "kairo/dist_cli.rs"]
+mod dist_cli;
 #[path = "kairo/info.rs"]
 mod info;
 #[path = "kairo/gan_cli.rs"]
