@@ -247,6 +247,12 @@ struct GanArgs {
     /// Seed of the initialisation, the noise and the built-in shapes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// One rank of a data-parallel run: start with `mpirun -np N` (needs the `mpi` feature).
+    #[arg(long)]
+    distributed: bool,
+    /// Batch norm's statistics in training: `batch` (per rank when distributed) or `running`.
+    #[arg(long, default_value = "batch", value_parser = ["batch", "running"])]
+    batch_norm: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -378,7 +384,14 @@ fn run(cli: Cli) -> Result<()> {
                     out: a.out,
                     ..Default::default()
                 };
-                gan_cli::train(cfg, a.data.as_deref(), a.resume, a.no_judge)
+                let run = gan_cli::GanRun {
+                    data: a.data.as_deref(),
+                    resume: a.resume,
+                    no_judge: a.no_judge,
+                    distributed: a.distributed,
+                    running_batch_norm: a.batch_norm == "running",
+                };
+                gan_cli::train(cfg, run)
             }
         },
         Command::Sample { job: SampleJob::Seq { checkpoint, prompt, len, temperature, seed } } => {

@@ -11,6 +11,7 @@
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::Comm;
 use crate::error::Result;
@@ -52,22 +53,27 @@ pub struct ReduceStats {
 }
 
 /// Sums gradients over the ranks of a [`Comm`], in buckets.
-pub struct GradReducer<'c> {
-    comm: &'c dyn Comm,
+pub struct GradReducer {
+    comm: Arc<dyn Comm>,
     bucket_bytes: usize,
     total_buckets: AtomicU64,
     total_bytes: AtomicU64,
 }
 
-impl<'c> GradReducer<'c> {
+impl GradReducer {
     /// A reducer over `comm` with buckets of at most `bucket_bytes`.
-    pub fn new(comm: &'c dyn Comm, bucket_bytes: usize) -> Self {
+    pub fn new(comm: Arc<dyn Comm>, bucket_bytes: usize) -> Self {
         GradReducer { comm, bucket_bytes, total_buckets: AtomicU64::new(0), total_bytes: AtomicU64::new(0) }
     }
 
     /// The communicator.
-    pub fn comm(&self) -> &'c dyn Comm {
-        self.comm
+    pub fn comm(&self) -> &dyn Comm {
+        self.comm.as_ref()
+    }
+
+    /// Rank `rank`'s share of a global batch of `n` (see [`super::Share`]).
+    pub fn share(&self, n: usize) -> super::Share {
+        super::Share::of(n, self.comm.rank(), self.comm.size())
     }
 
     /// Every gradient of `module`'s parameters (those that have one),

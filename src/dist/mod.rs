@@ -83,6 +83,15 @@ pub fn shard(n: usize, rank: usize, size: usize) -> Range<usize> {
     start..start + base + usize::from(rank < extra)
 }
 
+impl Share {
+    /// This share's rows of a batch of `self.global` rows stored one after
+    /// another (`data.len()` = global × row length).
+    pub fn rows<'a>(&self, data: &'a [f32]) -> &'a [f32] {
+        let row = data.len() / self.global.max(1);
+        &data[self.items.start * row..self.items.end * row]
+    }
+}
+
 /// A rank's share of one global batch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Share {
@@ -131,21 +140,32 @@ impl Share {
 /// all-reduce. When any rank diverged, every rank returns an error naming
 /// how many did, so all stop at the same step and none is left waiting.
 pub fn agree(comm: &dyn Comm, step: u64, local: Result<f32>, weight: f32) -> Result<f32> {
-    let (ok, loss) = match &local {
-        Ok(l) => (1.0, weight * l),
-        Err(Error::Diverged { .. }) => (0.0, 0.0),
+    agree_values::<1>(comm, step, local.map(|l| [l]), weight).map(|v| v[0])
+}
+
+/// [`agree`] for several logged values at once: each comes back as
+/// Σ_r weight_r·value_r (one all-reduce of K + 1 floats).
+pub fn agree_values<const K: usize>(comm: &dyn Comm, step: u64, local: Result<[f32; K]>, weight: f32) -> Result<[f32; K]> {
+    let mut v = vec![0.0f32; K + 1];
+    match &local {
+        Ok(values) => {
+            v[0] = 1.0;
+            for (d, x) in v[1..].iter_mut().zip(values) {
+                *d = weight * x;
+            }
+        }
+        Err(Error::Diverged { .. }) => {}
         // Other failures may have skipped collectives: not recoverable here.
         Err(_) => return local,
-    };
-    let mut v = [ok, loss];
+    }
     comm.all_reduce_sum(&mut v)?;
-    let failed = comm.size() - v[0].round() as usize;
+    let failed = comm.size().saturating_sub(v[0].round() as usize);
     match local {
         Err(e) => Err(e),
         Ok(_) if failed > 0 => Err(Error::Distributed(format!(
             "step {step}: {failed} other rank(s) read back a value that is not finite; every rank stops here (nothing was saved after step {step})"
         ))),
-        Ok(_) => Ok(v[1]),
+        Ok(_) => Ok(std::array::from_fn(|i| v[i + 1])),
     }
 }
 

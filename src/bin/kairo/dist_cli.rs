@@ -1,13 +1,15 @@
 //! `--distributed` (`kairo train speech|gan` under `mpirun`): MPI start,
 //! the adapter of this rank, and the way out when a rank fails.
 
+use std::sync::Arc;
+
 use kairo::dist::Comm;
 use kairo::gpu::{adapter, AdapterChoice};
 use kairo::{Context, Result};
 
 /// This process's place in a data-parallel run.
 pub struct Ranks {
-    pub comm: Box<dyn Comm>,
+    pub comm: Arc<dyn Comm>,
     /// Index among the ranks on this machine (picks the adapter).
     pub local_rank: usize,
 }
@@ -19,8 +21,8 @@ impl Ranks {
     }
 
     /// The communicator, if any.
-    pub fn comm(ranks: Option<&Ranks>) -> Option<&dyn Comm> {
-        ranks.map(|r| r.comm.as_ref())
+    pub fn comm(ranks: Option<&Ranks>) -> Option<Arc<dyn Comm>> {
+        ranks.map(|r| r.comm.clone())
     }
 }
 
@@ -33,7 +35,7 @@ pub fn start(distributed: bool) -> Result<Option<Ranks>> {
     {
         let comm = kairo::dist::mpi::MpiComm::init()?;
         let local_rank = comm.local_rank();
-        Ok(Some(Ranks { comm: Box::new(comm), local_rank }))
+        Ok(Some(Ranks { comm: Arc::new(comm), local_rank }))
     }
     #[cfg(not(feature = "mpi"))]
     Err(kairo::Error::InvalidArgument(

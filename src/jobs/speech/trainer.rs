@@ -3,6 +3,7 @@
 //! loop with held-out CER/WER and a checkpoint after every epoch.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
@@ -10,7 +11,7 @@ use rand::{Rng, SeedableRng};
 
 use super::checkpoint;
 use super::report::transcribe_examples;
-use crate::dist::{self, Comm, GradReducer, Share};
+use crate::dist::{self, Comm, GradReducer};
 use crate::error::{Error, Result};
 use crate::io::lock::OutputLock;
 use crate::io::training::load_training;
@@ -236,7 +237,7 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, p
 /// [`crate::dist`]): every rank runs this with the same settings and data;
 /// rank 0's initial (or resumed) model and Adam state are broadcast; each
 /// global batch (the single-process batch, same order) is split by
-/// [`Share`]; gradients are summed, weighted by utterances, before
+/// [`dist::Share`]; gradients are summed, weighted by utterances, before
 /// clipping; every step ends with the ranks agreeing that all values
 /// were finite. Only rank 0 takes the output lock and writes checkpoints;
 /// with `resume` every rank reads the checkpoint (a shared folder).
@@ -244,7 +245,7 @@ pub fn train_speech_on(
     ctx: &Context,
     cfg: &SpeechTrainConfig,
     data: &SpeechData,
-    comm: Option<&dyn Comm>,
+    comm: Option<Arc<dyn Comm>>,
     mut progress: impl FnMut(SpeechEvent),
 ) -> Result<SpeechRun> {
     if cfg.epochs == 0 || cfg.batch == 0 || !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
@@ -258,7 +259,7 @@ pub fn train_speech_on(
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
     let model = SpeechModel::new(ctx, &cfg.model, &mut rng)?;
     let mut opt = Adam::new(cfg.lr);
-    let writer = comm.is_none_or(|c| c.rank() == 0);
+    let writer = comm.as_ref().is_none_or(|c| c.rank() == 0);
     // One run per output folder, held until the run ends (created if missing).
     let _lock = cfg.out.as_deref().filter(|_| writer).map(OutputLock::acquire_dir).transpose()?;
     let ckpt = cfg.out.as_ref().map(|d| d.join(CHECKPOINT));
@@ -270,9 +271,9 @@ pub fn train_speech_on(
         first_epoch = meta.get("epoch").and_then(|e| e.parse().ok()).unwrap_or(0);
     }
     let reducer = comm.map(|c| GradReducer::new(c, dist::DEFAULT_BUCKET_BYTES));
-    if let Some(c) = comm {
-        dist::sync_module(c, &model)?;
-        dist::sync_optimizer(c, &mut opt)?;
+    if let Some(r) = &reducer {
+        dist::sync_module(r.comm(), &model)?;
+        dist::sync_optimizer(r.comm(), &mut opt)?;
     }
     let mut reports = Vec::new();
     for epoch in first_epoch..cfg.epochs {
@@ -337,7 +338,7 @@ fn run_epoch(
         let l = match reducer {
             None => train_step(model, opt, &make_batch(ctx, model, &items)?, cfg.clip, check, None)?,
             Some(r) => {
-                let share = Share::of(items.len(), r.comm().rank(), r.comm().size());
+                let share = r.share(items.len());
                 let longest = items.iter().map(|e| e.features.frames).max().unwrap_or(1);
                 let b = make_batch_padded(ctx, model, &items[share.items.clone()], longest)?;
                 train_step(model, opt, &b, cfg.clip, check, Some((r, share.weight())))?
@@ -385,7 +386,7 @@ impl BenchStep {
 /// lengths, zero_infinity), then [`step::train_step`]: backward,
 /// global-norm clipping, Adam, the loss and gradient norm read back (the
 /// step's one submit and readback) and checked. Data-parallel (`dist` =
-/// the reducer and this rank's [`Share::weight`]): the gradients are
+/// the reducer and this rank's [`dist::Share::weight`]): the gradients are
 /// summed over the ranks between backward and clipping, and the step ends
 /// with [`dist::agree`]; the loss returned is then the global batch's.
 fn train_step(model: &SpeechModel, opt: &mut Adam, b: &Batch, clip: f32, check_parameters: bool, dist: Option<(&GradReducer, f32)>) -> Result<f32> {
