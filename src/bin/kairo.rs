@@ -346,6 +346,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info { kernels: false } => info::info(),
         Command::Info { kernels: true } => info::info_kernels(),
+        Command::Bench { only, reps, .. } if only.iter().any(|o| o == "allreduce") => dist_cli::bench_allreduce(&only, reps),
         Command::Bench { sizes, reps, variants, only, json } => {
             let cfg = BenchConfig { sizes, reps, variants, only, ..Default::default() };
             run_bench(&cfg, json.as_deref())

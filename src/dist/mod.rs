@@ -19,6 +19,7 @@
 //! single-process model trained with each batch-norm layer seeing the
 //! shards separately ("ghost" batches of the per-rank size).
 
+pub mod bench;
 pub mod bucket;
 #[cfg(feature = "mpi")]
 pub mod mpi;
@@ -307,7 +308,7 @@ mod tests {
             .map(|v| if v.is_empty() { Tensor::zeros(&ctx, &[0]).unwrap() } else { Tensor::from_slice(&ctx, v, &[v.len()]).unwrap() })
             .collect();
         // 1200 B cap: 300 floats fill one bucket, the other two share the next.
-        let reducer = GradReducer::new(&SingleProcess, 1200);
+        let reducer = GradReducer::new(std::sync::Arc::new(SingleProcess), 1200);
         let stats = reducer.reduce(&grads, 0.25).unwrap();
         assert_eq!(stats.buckets, 2);
         assert_eq!(stats.allreduce_bytes, (300 + 5 + 64) * 4);

@@ -35,7 +35,10 @@ pub fn start(distributed: bool) -> Result<Option<Ranks>> {
     {
         let comm = kairo::dist::mpi::MpiComm::init()?;
         let local_rank = comm.local_rank();
-        Ok(Some(Ranks { comm: Arc::new(comm), local_rank }))
+        // Shared by the jobs' reducers on this one thread; MPI handles are not Send.
+        #[allow(clippy::arc_with_non_send_sync)]
+        let comm = Arc::new(comm);
+        Ok(Some(Ranks { comm, local_rank }))
     }
     #[cfg(not(feature = "mpi"))]
     Err(kairo::Error::InvalidArgument(
@@ -84,4 +87,46 @@ pub fn announce(ranks: Option<&Ranks>, ctx: &Context) {
     if let Some(r) = ranks {
         eprintln!("{} pid {}: adapter {}", r.comm.describe(), std::process::id(), ctx.describe());
     }
+}
+
+/// `kairo bench --only allreduce`: every rank of an `mpirun` job (or one
+/// process, which measures the readback and upload alone) times the
+/// gradient all-reduce; rank 0 prints.
+pub fn bench_allreduce(only: &[String], reps: usize) -> Result<()> {
+    if only.len() > 1 {
+        return Err(kairo::Error::InvalidArgument("bench: --only allreduce runs alone (start it with mpirun -np N)".into()));
+    }
+    #[cfg(feature = "mpi")]
+    let ranks = start(true)?;
+    #[cfg(not(feature = "mpi"))]
+    let ranks: Option<Ranks> = {
+        println!("(this kairo has no MPI: one process, the all-reduce is the identity; build with --features mpi)");
+        None
+    };
+    let comm: Arc<dyn Comm> = Ranks::comm(ranks.as_ref()).unwrap_or_else(|| Arc::new(kairo::dist::SingleProcess));
+    let quiet = Ranks::quiet(ranks.as_ref());
+    let ctx = context(ranks.as_ref())?;
+    if !quiet {
+        println!("adapter: {} (every rank: {})", ctx.describe(), comm.describe());
+        println!("all-reduce of f32 gradients, sum over {} rank(s), median of {} (wall time, rank 0):", comm.size(), reps.max(1));
+    }
+    let result = kairo::dist::bench::bench_allreduce(&ctx, comm.clone(), reps, |f| {
+        if !quiet && f.ranks == 1 {
+            println!("allreduce {:>4} MB: readback+upload ({} bucket(s)) {:>8.2} ms ({:.2} GB/s); no peers to sum with", f.megabytes, f.buckets, f.device_seconds * 1e3, f.device_gbps());
+        } else if !quiet {
+            println!(
+                "allreduce {:>4} MB: host {:>8.2} ms ({:.3} ms/MB, {:.2} GB/s, bus {:.2} GB/s); with readback+upload ({} bucket(s)) {:>8.2} ms ({:.2} GB/s)",
+                f.megabytes,
+                f.host_seconds * 1e3,
+                f.host_ms_per_mb(),
+                f.host_gbps(),
+                f.bus_gbps(),
+                f.buckets,
+                f.device_seconds * 1e3,
+                f.device_gbps()
+            );
+        }
+    });
+    drop(comm);
+    finish(ranks, result.map(drop))
 }

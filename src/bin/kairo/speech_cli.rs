@@ -52,20 +52,7 @@ fn train_speech_ranks(cfg: &speech::SpeechTrainConfig, ranks: Option<&Ranks>) ->
         data.test.len(),
         t0.elapsed().as_secs_f32()
     );
-    let m = &cfg.model;
-    say!(quiet, 
-        "model: conv {}x{} stride {} -> {} GRU {}x{} -> {} classes; Adam lr {}, clip {}, batch {}",
-        m.conv_kernel,
-        m.n_mels,
-        m.conv_stride,
-        if m.bidirectional { "bidirectional".to_string() } else { format!("unidirectional + look-ahead {}", m.lookahead) },
-        m.layers,
-        m.hidden,
-        m.classes,
-        cfg.lr,
-        cfg.clip,
-        cfg.batch
-    );
+    describe_model(cfg, quiet);
     let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
     bar.set_style(
         indicatif::ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} batches  loss {msg}  {per_sec}").expect("valid template"),
@@ -124,6 +111,24 @@ fn train_speech_ranks(cfg: &speech::SpeechTrainConfig, ranks: Option<&Ranks>) ->
         say!(quiet, "checkpoint: {}", dir.join(speech::CHECKPOINT).display());
     }
     Ok(())
+}
+
+/// The model and optimiser line.
+fn describe_model(cfg: &speech::SpeechTrainConfig, quiet: bool) {
+    let m = &cfg.model;
+    say!(quiet, 
+        "model: conv {}x{} stride {} -> {} GRU {}x{} -> {} classes; Adam lr {}, clip {}, batch {}",
+        m.conv_kernel,
+        m.n_mels,
+        m.conv_stride,
+        if m.bidirectional { "bidirectional".to_string() } else { format!("unidirectional + look-ahead {}", m.lookahead) },
+        m.layers,
+        m.hidden,
+        m.classes,
+        cfg.lr,
+        cfg.clip,
+        cfg.batch
+    );
 }
 
 pub fn transcribe(checkpoint: &Path, beam: usize, wav: &Path) -> Result<()> {
