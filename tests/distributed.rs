@@ -221,6 +221,22 @@ mod mpi {
         assert_eq!(d, 0.0, "resumed run differs in {name} by {d}");
     }
 
+    /// A learning rate of 1e30 spoils the weights on every rank at the same
+    /// step: every rank stops with the divergence error (none is left
+    /// waiting in a collective), within a bound, and nothing is saved.
+    #[test]
+    fn a_diverging_run_ends_every_rank_with_a_clear_error() {
+        let dir = tmp("diverge");
+        let args: Vec<&str> = SPEECH.iter().copied().chain(["--lr", "1e30"]).collect();
+        let start = Instant::now();
+        let out = mpirun(2, &args).args(["--out", dir.to_str().unwrap()]).output().expect("mpirun starts");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(start.elapsed() < Duration::from_secs(120), "took {:?}", start.elapsed());
+        assert!(stderr.contains("diverged") && stderr.contains("rank 0 of 2"), "{stderr}");
+        assert!(!dir.join("speech.safetensors").exists(), "a diverged run wrote a checkpoint");
+    }
+
     /// Rank 1 is killed (SIGKILL) once the first checkpoint exists; the
     /// run must end, non-zero, within 60 s, saying which rank died, and the
     /// checkpoint must still load.

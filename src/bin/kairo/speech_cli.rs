@@ -96,7 +96,7 @@ fn train_speech_ranks(cfg: &speech::SpeechTrainConfig, ranks: Option<&Ranks>) ->
         }),
     });
     bar.finish_and_clear();
-    if let Err(Error::Diverged { .. }) = &result {
+    if let Err(Error::Diverged { .. } | Error::Distributed(_)) = &result {
         match (&cfg.out, &last_good) {
             (Some(dir), Some(which)) => eprintln!("the last good checkpoint is {}, {which}", dir.join(speech::CHECKPOINT).display()),
             (Some(_), None) => eprintln!("no checkpoint was written before it diverged"),
