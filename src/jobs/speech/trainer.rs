@@ -239,8 +239,9 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, p
 /// global batch (the single-process batch, same order) is split by
 /// [`dist::Share`]; gradients are summed, weighted by utterances, before
 /// clipping; every step ends with the ranks agreeing that all values
-/// were finite. Only rank 0 takes the output lock and writes checkpoints;
-/// with `resume` every rank reads the checkpoint (a shared folder).
+/// were finite. Only rank 0 takes the output lock, scores the held-out set
+/// (the other ranks' [`EpochReport`]s hold NaN scores) and writes
+/// checkpoints; with `resume` every rank reads the checkpoint (a shared folder).
 pub fn train_speech_on(
     ctx: &Context,
     cfg: &SpeechTrainConfig,
@@ -278,14 +279,17 @@ pub fn train_speech_on(
     let mut reports = Vec::new();
     for epoch in first_epoch..cfg.epochs {
         let run = run_epoch(ctx, cfg, data, &model, &mut opt, reducer.as_ref(), epoch, ckpt.is_some(), &mut progress)?;
-        let hyps = transcribe_examples(ctx, &model, &data.test, cfg.batch * 2, 0)?;
-        let refs: Vec<&str> = data.test.iter().map(|e| e.transcript.as_str()).collect();
+        // Held-out scores on rank 0 only (the others' reports say NaN).
+        let test: &[Example] = if writer { &data.test } else { &[] };
+        let hyps = transcribe_examples(ctx, &model, test, cfg.batch * 2, 0)?;
+        let refs: Vec<&str> = test.iter().map(|e| e.transcript.as_str()).collect();
         let steps = run.steps.max(1) as f64;
+        let score = |f: fn(&[&str], &[String]) -> f32| if writer { f(&refs, &hyps) } else { f32::NAN };
         let report = EpochReport {
             epoch,
             train_loss: (run.loss_sum / steps) as f32,
-            cer: text::cer(&refs, &hyps),
-            wer: text::wer(&refs, &hyps),
+            cer: score(text::cer),
+            wer: score(text::wer),
             samples: refs.iter().zip(&hyps).take(cfg.show).map(|(r, h)| (r.to_string(), h.clone())).collect(),
             audio_seconds_per_second: (run.audio / run.seconds) as f32,
             checkpoint: ckpt.clone().filter(|_| writer),
