@@ -69,6 +69,11 @@ pub enum Error {
     #[error("training diverged at iteration {step}: a value read back is {value} (not finite); nothing was saved after it")]
     Diverged { step: u64, value: f32 },
 
+    /// Data-parallel training (`kairo::dist`) stopped: another rank failed,
+    /// or a collective did; says which step and why.
+    #[error("distributed run: {0}")]
+    Distributed(String),
+
     /// A kernel name or entry point that the registry does not hold.
     #[error("unknown kernel {0}")]
     UnknownKernel(String),

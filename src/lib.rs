@@ -11,6 +11,7 @@ pub mod autograd;
 pub mod bench;
 pub mod data;
 pub mod decode;
+pub mod dist;
 pub mod error;
 pub mod gpu;
 pub mod gradcheck;

@@ -174,6 +174,12 @@ enum TrainJob {
         /// Score this manifest after every epoch instead of a held-out part of --manifest (--holdout is then unused).
         #[arg(long)]
         valid_manifest: Option<PathBuf>,
+        /// Synthetic utterances (train + held out) when there is no --manifest.
+        #[arg(long, default_value_t = 500)]
+        utterances: usize,
+        /// One rank of a data-parallel run: start with `mpirun -np N` (needs the `mpi` feature).
+        #[arg(long)]
+        distributed: bool,
     },
     /// A DCGAN: alternating D/G training with sample grids, loss curve, checkpoints.
     Gan(GanArgs),
@@ -304,6 +310,12 @@ struct GanArgs {
     /// Seed of the initialisation, the noise and the built-in shapes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// One rank of a data-parallel run: start with `mpirun -np N` (needs the `mpi` feature).
+    #[arg(long)]
+    distributed: bool,
+    /// Batch norm's statistics in training: `batch` (per rank when distributed) or `running`.
+    #[arg(long, default_value = "batch", value_parser = ["batch", "running"])]
+    batch_norm: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -397,6 +409,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info { kernels: false } => info::info(),
         Command::Info { kernels: true } => info::info_kernels(),
+        Command::Bench { only, reps, .. } if only.iter().any(|o| o == "allreduce") => dist_cli::bench_allreduce(&only, reps),
         Command::Bench { sizes, reps, variants, only, json } => {
             let cfg = BenchConfig { sizes, reps, variants, only, ..Default::default() };
             run_bench(&cfg, json.as_deref())
@@ -411,8 +424,8 @@ fn run(cli: Cli) -> Result<()> {
                     Task::Text => seq_cli::train_text(&cfg, &text),
                 }
             }
-            TrainJob::Speech { manifest, epochs, batch, hidden, layers, lr, lookahead, out, seed, resume, holdout, valid_manifest } => {
-                let mut cfg = speech::SpeechTrainConfig { manifest, epochs, batch, lr, out, seed, resume, ..Default::default() };
+            TrainJob::Speech { manifest, epochs, batch, hidden, layers, lr, lookahead, out, seed, resume, holdout, valid_manifest, utterances, distributed } => {
+                let mut cfg = speech::SpeechTrainConfig { manifest, epochs, batch, lr, out, seed, resume, synth_utterances: utterances, ..Default::default() };
                 (cfg.holdout, cfg.valid_manifest) = (holdout, valid_manifest);
                 cfg.model.hidden = hidden;
                 cfg.model.layers = layers;
@@ -420,7 +433,7 @@ fn run(cli: Cli) -> Result<()> {
                     cfg.model.bidirectional = false;
                     cfg.model.lookahead = tau;
                 }
-                speech_cli::train_speech(&cfg)
+                speech_cli::train_speech(&cfg, distributed)
             }
             TrainJob::Gan(a) => {
                 let model = DcganConfig { image_size: a.size, channels: a.channels, nz: 100, ngf: a.ngf, ndf: a.ndf };
@@ -436,7 +449,15 @@ fn run(cli: Cli) -> Result<()> {
                     out: a.out,
                     ..Default::default()
                 };
-                gan_cli::train(cfg, a.data.as_deref(), a.background.parse()?, a.resume, a.no_judge)
+                let run = gan_cli::GanRun {
+                    data: a.data.as_deref(),
+                    resume: a.resume,
+                    no_judge: a.no_judge,
+                    background: a.background.parse()?,
+                    distributed: a.distributed,
+                    running_batch_norm: a.batch_norm == "running",
+                };
+                gan_cli::train(cfg, run)
             }
         },
         Command::Sample { job: SampleJob::Seq { checkpoint, prompt, len, temperature, seed } } => {
@@ -611,6 +632,8 @@ fn demo() -> Result<()> {
 
 #[path = "kairo/checks.rs"]
 mod checks;
+#[path = "kairo/dist_cli.rs"]
+mod dist_cli;
 #[path = "kairo/info.rs"]
 mod info;
 #[path = "kairo/gan_cli.rs"]

@@ -44,8 +44,21 @@ fn optimizer_step(module: &dyn Module, opt: &mut dyn Optimizer) -> Result<()> {
 /// Returns the gradients' total norm before clipping (a 1-element tensor,
 /// not read back) when clipping. Nothing is submitted.
 pub fn record_update(loss: &Var, module: &dyn Module, opt: &mut dyn Optimizer, clip: Option<f32>) -> Result<Option<Tensor>> {
+    record_update_with(loss, module, opt, clip, None)
+}
+
+/// Runs on `module`'s gradients after backward, before clipping and the
+/// optimiser step: data-parallel training sums the ranks' gradients there
+/// (`crate::dist::GradReducer`).
+pub type GradHook<'a> = &'a dyn Fn(&dyn Module) -> Result<()>;
+
+/// [`record_update`] with an optional [`GradHook`] between backward and clipping.
+pub fn record_update_with(loss: &Var, module: &dyn Module, opt: &mut dyn Optimizer, clip: Option<f32>, hook: Option<GradHook>) -> Result<Option<Tensor>> {
     zero_grad(module);
     loss.backward()?;
+    if let Some(hook) = hook {
+        hook(module)?;
+    }
     let norm = match clip {
         Some(max_norm) => {
             let grads: Vec<Tensor> = module.parameters().iter().filter_map(|(_, p)| p.grad()).collect();
@@ -148,7 +161,20 @@ pub fn record_step(
     clip: Option<f32>,
     check_parameters: bool,
 ) -> Result<RecordedStep> {
-    let norm = record_update(loss, module, opt, clip)?;
+    record_step_with(step, loss, module, opt, clip, check_parameters, None)
+}
+
+/// [`record_step`] with an optional [`GradHook`] between backward and clipping.
+pub fn record_step_with(
+    step: u64,
+    loss: &Var,
+    module: &dyn Module,
+    opt: &mut dyn Optimizer,
+    clip: Option<f32>,
+    check_parameters: bool,
+    hook: Option<GradHook>,
+) -> Result<RecordedStep> {
+    let norm = record_update_with(loss, module, opt, clip, hook)?;
     let params = if check_parameters { Some(parameter_sum_of_squares(&[module])?) } else { None };
     let clipped = norm.is_some();
     let mut read = vec![loss.value().clone()];
@@ -167,5 +193,18 @@ pub fn train_step(
     clip: Option<f32>,
     check_parameters: bool,
 ) -> Result<StepValues> {
-    record_step(step, loss, module, opt, clip, check_parameters)?.finish()
+    train_step_with(step, loss, module, opt, clip, check_parameters, None)
+}
+
+/// [`train_step`] with an optional [`GradHook`] between backward and clipping.
+pub fn train_step_with(
+    step: u64,
+    loss: &Var,
+    module: &dyn Module,
+    opt: &mut dyn Optimizer,
+    clip: Option<f32>,
+    check_parameters: bool,
+    hook: Option<GradHook>,
+) -> Result<StepValues> {
+    record_step_with(step, loss, module, opt, clip, check_parameters, hook)?.finish()
 }

@@ -14,12 +14,45 @@ use kairo::jobs::gan::report::{self as gan_report, render_grid, RunFiles};
 use kairo::jobs::gan::{checkpoint, generate, uniform_noise, GanConfig, GanData, GanTrainer};
 use kairo::{Context, Error, Result, Tensor};
 
+use crate::dist_cli::{self, Ranks};
+
+/// How a run is started beyond its [`GanConfig`].
+pub struct GanRun<'a> {
+    /// An image folder (None: the built-in shapes).
+    pub data: Option<&'a Path>,
+    /// Continue from OUT/checkpoint.safetensors.
+    pub resume: bool,
+    /// Skip judging samples of the built-in shapes.
+    pub no_judge: bool,
+    /// What transparent pixels of the images are composited onto.
+    pub background: Background,
+    /// One rank of an `mpirun` job (`--distributed`).
+    pub distributed: bool,
+    /// Batch norm normalises with its running statistics (evaluation mode)
+    /// in training too: the forward then does not depend on how a batch is
+    /// split, which the distributed tests use to compare 2 ranks with 1
+    /// process exactly. Default: batch statistics (per rank).
+    pub running_batch_norm: bool,
+}
+
 /// Trains a DCGAN as configured on the folder `data` (or the built-in
 /// shapes), resuming from OUT/checkpoint.safetensors if `resume`; on the
-/// shapes, samples are judged unless `no_judge`.
-pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume: bool, no_judge: bool) -> Result<()> {
-    let ctx = Context::new()?;
-    println!("adapter: {}", ctx.describe());
+/// shapes, samples are judged unless `no_judge`. Distributed: every rank
+/// trains, rank 0 alone prints, judges and writes the snapshots.
+pub fn train(cfg: GanConfig, run: GanRun) -> Result<()> {
+    let ranks = dist_cli::start(run.distributed)?;
+    let result = train_ranks(cfg, &run, ranks.as_ref());
+    dist_cli::finish(ranks, result)
+}
+
+fn train_ranks(cfg: GanConfig, run: &GanRun, ranks: Option<&Ranks>) -> Result<()> {
+    let (data, resume) = (run.data, run.resume);
+    let quiet = Ranks::quiet(ranks);
+    let ctx = dist_cli::context(ranks)?;
+    dist_cli::announce(ranks, &ctx);
+    if !quiet {
+        println!("adapter: {}", ctx.describe());
+    }
     let m = cfg.model;
     // Sizes, then the checkpoint to resume: both before data, judge or trainer.
     kairo::jobs::gan::validate(&ctx, &cfg)?;
@@ -34,21 +67,40 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
             )));
         }
     }
-    let source = open_source(&cfg, data, background)?;
+    let source = open_source(&cfg, data, run.background, quiet)?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::Io {
         path: cfg.out.display().to_string(),
         source: e,
     })?;
-    let classifier = if no_judge { None } else { quality_judge(&ctx, &cfg, &source)? };
+    let classifier = if run.no_judge || quiet { None } else { quality_judge(&ctx, &cfg, &source)? };
     let mut t = GanTrainer::new(&ctx, cfg, source)?;
     if resume {
         checkpoint::load(&mut t, &files.checkpoint)?;
-        println!(
-            "resumed {} at iteration {}",
-            files.checkpoint.display(),
-            t.iteration
-        );
+        if !quiet {
+            println!("resumed {} at iteration {}", files.checkpoint.display(), t.iteration);
+        }
     }
+    if run.running_batch_norm {
+        t.generator.set_training(false);
+        t.discriminator.set_training(false);
+    }
+    if let Some(r) = ranks {
+        t.set_reducer(kairo::dist::GradReducer::new(r.comm.clone(), kairo::dist::DEFAULT_BUCKET_BYTES))?;
+    }
+    if quiet {
+        // Ranks after 0 train in step with rank 0 and write nothing.
+        while t.iteration < t.config.iters {
+            t.step()?;
+        }
+        return Ok(());
+    }
+    describe_run(&t);
+    run_and_report(&mut t, &files, classifier.as_ref(), resume, ranks)
+}
+
+/// The run's one-paragraph description.
+fn describe_run(t: &GanTrainer) {
+    let m = t.config.model;
     println!(
         "DCGAN: noise {} → G (ngf {}) → {}×{}×{}; D (ndf {}); batch {}, {} D step(s) per G step, Adam lr {} β1 {}; {} iterations, snapshot every {} into {}",
         m.nz,
@@ -65,6 +117,10 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
         t.config.every,
         t.config.out.display()
     );
+}
+
+/// Rank 0's (or the only process's) training loop: progress bar, snapshots, summary.
+fn run_and_report(t: &mut GanTrainer, files: &RunFiles, classifier: Option<&ShapeClassifier>, resume: bool, ranks: Option<&Ranks>) -> Result<()> {
     let bar = indicatif::ProgressBar::new(t.config.iters);
     bar.set_position(t.iteration);
     bar.set_style(
@@ -80,8 +136,8 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
     // The last checkpoint this run can vouch for: the resumed one, then each snapshot's.
     let mut last_good = resume.then_some(t.iteration);
     let result = gan_report::run(
-        &mut t,
-        classifier.as_ref(),
+        t,
+        classifier,
         |i, s| {
             let rate =
                 (i - first) as f64 * images_per_iter / start.elapsed().as_secs_f64().max(1e-9);
@@ -108,8 +164,8 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
         },
     );
     bar.finish();
-    if let Err(Error::Diverged { .. }) = &result {
-        explain_divergence(&files, last_good);
+    if let Err(Error::Diverged { .. } | Error::Distributed(_)) = &result {
+        explain_divergence(files, last_good);
     }
     result?;
     if let GanData::Folder(f) = &t.data {
@@ -127,30 +183,37 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
         files.checkpoint.display(),
         files.loss_curve.display()
     );
+    if let Some(r) = ranks {
+        let per = start.elapsed().as_secs_f64() / (t.iteration - first).max(1) as f64;
+        let bytes = t.reducer().map_or(0, |d| d.totals().1) as f64 / (t.iteration - first).max(1) as f64;
+        println!("{} ranks: {per:.3} s per iteration, {:.2} MB of gradients all-reduced per iteration", r.comm.size(), bytes / 1e6);
+    }
     Ok(())
 }
 
 /// The real images: an image folder, or the built-in shapes; says which.
-fn open_source(cfg: &GanConfig, data: Option<&Path>, background: Background) -> Result<GanData> {
+fn open_source(cfg: &GanConfig, data: Option<&Path>, background: Background, quiet: bool) -> Result<GanData> {
     let m = cfg.model;
     Ok(match data {
         Some(dir) => {
             let f = ImageFolder::open_on(dir, m.image_size, m.channels, background)?;
             if let Some(set) = f.idx() {
                 let (rows, cols) = set.shape();
-                println!(
-                    "data: {} IDX images {rows}×{cols} in {} ({} classes: {}), resized to {}×{}, {} channel(s)",
-                    f.len(),
-                    set.images.path().display(),
-                    f.classes().len(),
-                    f.classes().join(", "),
-                    m.image_size,
-                    m.image_size,
-                    m.channels
-                );
+                if !quiet {
+                    println!(
+                        "data: {} IDX images {rows}×{cols} in {} ({} classes: {}), resized to {}×{}, {} channel(s)",
+                        f.len(),
+                        set.images.path().display(),
+                        f.classes().len(),
+                        f.classes().join(", "),
+                        m.image_size,
+                        m.image_size,
+                        m.channels
+                    );
+                }
                 return Ok(GanData::Folder(f));
             }
-            println!(
+            if !quiet { println!(
                 "data: {} image files under {} ({}), {}×{}, {} channel(s)",
                 f.len(),
                 dir.display(),
@@ -162,17 +225,17 @@ fn open_source(cfg: &GanConfig, data: Option<&Path>, background: Background) -> 
                 m.image_size,
                 m.image_size,
                 m.channels
-            );
+            ); }
             GanData::Folder(f)
         }
         None => {
-            println!(
+            if !quiet { println!(
                 "data: built-in coloured shapes ({}), {}×{}, {} channel(s)",
                 CLASS_NAMES.join(", "),
                 m.image_size,
                 m.image_size,
                 m.channels
-            );
+            ); }
             GanData::Shapes(Shapes::new(m.image_size, m.channels, cfg.seed)?)
         }
     })

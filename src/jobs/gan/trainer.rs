@@ -25,7 +25,8 @@ use rand::{Rng, SeedableRng};
 use crate::data::images::ImageFolder;
 use crate::data::shapes::Shapes;
 use crate::error::{Error, Result};
-use crate::jobs::step::{parameter_sum_of_squares, read_checked, read_checked_async, record_update};
+use crate::dist::{self, GradReducer};
+use crate::jobs::step::{parameter_sum_of_squares, read_checked, read_checked_async, record_update_with};
 use crate::nn::dcgan::{set_frozen, DcganConfig, Discriminator, Generator};
 use crate::nn::loss::{binary_cross_entropy_with_logits as bce, Reduction};
 use crate::nn::Module;
@@ -146,6 +147,8 @@ pub struct GanTrainer {
     ones: Var,
     real_targets: Var,
     zeros: Var,
+    /// Data-parallel: see [`GanTrainer::set_reducer`].
+    reducer: Option<GradReducer>,
 }
 
 /// `n`×`nz` uniform noise in [-1, 1] (the DCGAN paper's prior).
@@ -213,7 +216,38 @@ impl GanTrainer {
             ones,
             real_targets,
             zeros,
+            reducer: None,
         })
+    }
+
+    /// Data-parallel training (`crate::dist`): rank 0's nets, batch-norm
+    /// buffers and optimisers are broadcast; then every iteration draws
+    /// the single-process batches and noise and trains on this rank's
+    /// rows (the batch must divide by the ranks), D's and G's gradients
+    /// are each summed (weight 1/ranks) before their update, and the ranks
+    /// agree that every value read back is finite. Batch norm keeps
+    /// per-rank statistics.
+    pub fn set_reducer(&mut self, reducer: GradReducer) -> Result<()> {
+        let (b, ranks) = (self.config.batch, reducer.comm().size());
+        if b % ranks != 0 || b / ranks < 2 {
+            return Err(Error::InvalidArgument(format!("gan: --batch {b} must split into {ranks} ranks' equal shares of at least 2 (batch norm)")));
+        }
+        for m in [&self.generator as &dyn Module, &self.discriminator] {
+            dist::sync_module(reducer.comm(), m)?;
+        }
+        dist::sync_optimizer(reducer.comm(), &mut self.opt_g)?;
+        dist::sync_optimizer(reducer.comm(), &mut self.opt_d)?;
+        let n = b / ranks;
+        self.ones = Var::constant(Tensor::full(&self.ctx, &[n], 1.0)?);
+        self.real_targets = Var::constant(Tensor::full(&self.ctx, &[n], self.config.real_label)?);
+        self.zeros = Var::constant(Tensor::zeros(&self.ctx, &[n])?);
+        self.reducer = Some(reducer);
+        Ok(())
+    }
+
+    /// The data-parallel reducer, if any (its byte counts).
+    pub fn reducer(&self) -> Option<&GradReducer> {
+        self.reducer.as_ref()
     }
 
     /// Whether a snapshot (grid, curve, checkpoint) follows iteration `done`.
@@ -226,38 +260,46 @@ impl GanTrainer {
     /// iteration is not counted), when a value read back is not finite.
     /// Blocks; on the web use [`GanTrainer::step_async`].
     pub fn step(&mut self) -> Result<IterStats> {
-        let (done, read) = self.record_iteration()?;
-        let v = read_checked(done, &read.iter().collect::<Vec<_>>())?;
-        Ok(self.finish_iteration(done, &v))
+        let (done, read, weight) = self.record_iteration()?;
+        let v = read_checked(done, &read.iter().collect::<Vec<_>>());
+        self.finish_iteration(done, v, weight)
     }
 
     /// [`GanTrainer::step`] as a future (the web's form).
     pub async fn step_async(&mut self) -> Result<IterStats> {
-        let (done, read) = self.record_iteration()?;
-        let v = read_checked_async(done, &read.iter().collect::<Vec<_>>()).await?;
-        Ok(self.finish_iteration(done, &v))
+        let (done, read, weight) = self.record_iteration()?;
+        let v = read_checked_async(done, &read.iter().collect::<Vec<_>>()).await;
+        self.finish_iteration(done, v, weight)
     }
 
     /// Records the iteration's D and G updates; returns its number and
     /// what its one readback reads: the four logged scalars (and the
     /// parameter check on snapshot iterations), all required finite.
-    fn record_iteration(&mut self) -> Result<(u64, Vec<Tensor>)> {
+    fn record_iteration(&mut self) -> Result<(u64, Vec<Tensor>, f32)> {
         let (b, nz) = (self.config.batch, self.config.model.nz);
         let (s, c) = self.data.dims();
         let mut rng = iteration_rng(self.config.seed, self.iteration);
+        // Data-parallel: this rank's rows of each batch, its gradient weight.
+        let share = self.reducer.as_ref().map(|r| r.share(b));
+        let (n, weight) = share.as_ref().map_or((b, 1.0), |s| (s.items.len(), s.weight()));
+        let rows = |v: Vec<f32>| match &share {
+            Some(s) => s.rows(&v).to_vec(),
+            None => v,
+        };
+        let hook = |m: &dyn Module| self.reducer.as_ref().map_or(Ok(()), |r| r.reduce_module(m, weight).map(drop));
         let mut fake = None;
         let mut d_metrics = None;
         for k in 0..self.config.d_steps {
             let last = k + 1 == self.config.d_steps;
             let real = Var::constant(Tensor::from_slice(
                 &self.ctx,
-                &self.data.batch(b, &mut rng)?,
-                &[b, c, s, s],
+                &rows(self.data.batch(b, &mut rng)?),
+                &[n, c, s, s],
             )?);
             let z = Var::constant(Tensor::from_slice(
                 &self.ctx,
-                &uniform_noise(b, nz, &mut rng),
-                &[b, nz],
+                &rows(uniform_noise(b, nz, &mut rng)),
+                &[n, nz],
             )?);
             // Only the last D step's fakes feed G's update: keep their tape.
             let g_out = if last {
@@ -275,7 +317,7 @@ impl GanTrainer {
                 &bce(&d_fake, &self.zeros, Reduction::Mean)?,
                 BinaryOp::Add,
             )?;
-            record_update(&loss_d, &self.discriminator, &mut self.opt_d, None)?;
+            record_update_with(&loss_d, &self.discriminator, &mut self.opt_d, None, Some(&hook))?;
             if last {
                 d_metrics = Some((
                     loss_d,
@@ -295,7 +337,7 @@ impl GanTrainer {
             &self.ones,
             Reduction::Mean,
         )?;
-        record_update(&loss_g, &self.generator, &mut self.opt_g, None)?;
+        record_update_with(&loss_g, &self.generator, &mut self.opt_g, None, Some(&hook))?;
         set_frozen(&self.discriminator, false)?;
         // A snapshot (and checkpoint) follows this iteration: check the weights too.
         let done = self.iteration + 1;
@@ -306,15 +348,22 @@ impl GanTrainer {
         };
         let mut read = vec![loss_d.value().clone(), loss_g.value().clone(), d_x, d_g_z];
         read.extend(params);
-        Ok((done, read))
+        Ok((done, read, weight))
     }
 
-    /// Counts the iteration whose values `v` came back finite.
-    fn finish_iteration(&mut self, done: u64, v: &[Vec<f32>]) -> IterStats {
-        let stats = IterStats { loss_d: v[0][0], loss_g: v[1][0], d_x: v[2][0], d_g_z: v[3][0] };
+    /// Counts the iteration whose four logged values `v` came back (the
+    /// ranks of a data-parallel run first agree that all are finite and
+    /// average them, `weight` being this rank's share).
+    fn finish_iteration(&mut self, done: u64, v: Result<Vec<Vec<f32>>>, weight: f32) -> Result<IterStats> {
+        let v = v.map(|v| [v[0][0], v[1][0], v[2][0], v[3][0]]);
+        let v = match &self.reducer {
+            Some(r) => dist::agree_values(r.comm(), done, v, weight)?,
+            None => v?,
+        };
+        let stats = IterStats { loss_d: v[0], loss_g: v[1], d_x: v[2], d_g_z: v[3] };
         self.iteration = done;
         self.history.push(stats);
-        stats
+        Ok(stats)
     }
 
     /// G's images for `noise` (n, nz), batch norm with batch statistics

@@ -26,6 +26,6 @@ pub use eval::{evaluate, evaluate_manifest, transcribe_batched, Scored, SpeechEv
 pub use validate::{check_resume, validate};
 pub use report::{transcribe_examples, transcribe_file};
 pub use trainer::{
-    load_data, synthetic_examples, train_speech, BenchStep, EpochReport, SpeechData, SpeechEvent, SpeechRun, SpeechTrainConfig,
+    load_data, synthetic_examples, train_speech, train_speech_on, BenchStep, EpochReport, SpeechData, SpeechEvent, SpeechRun, SpeechTrainConfig,
     CHECKPOINT,
 };

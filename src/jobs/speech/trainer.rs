@@ -3,6 +3,7 @@
 //! loop with held-out CER/WER and a checkpoint after every epoch.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
@@ -10,6 +11,7 @@ use rand::{Rng, SeedableRng};
 
 use super::checkpoint;
 use super::report::transcribe_examples;
+use crate::dist::{self, Comm, GradReducer};
 use crate::error::{Error, Result};
 use crate::io::lock::OutputLock;
 use crate::io::training::load_training;
@@ -156,8 +158,15 @@ pub(crate) struct Batch {
 }
 
 pub(crate) fn make_batch(ctx: &Context, model: &SpeechModel, items: &[&Example]) -> Result<Batch> {
+    make_batch_padded(ctx, model, items, 1)
+}
+
+/// A batch padded to at least `frames` frames: a rank pads its share to
+/// the global batch's longest utterance, so the reverse GRU direction
+/// reads the same padding as in one process.
+pub(crate) fn make_batch_padded(ctx: &Context, model: &SpeechModel, items: &[&Example], frames: usize) -> Result<Batch> {
     let f = model.config.n_mels;
-    let t = items.iter().map(|e| e.features.frames).max().unwrap_or(1);
+    let t = items.iter().map(|e| e.features.frames).max().unwrap_or(1).max(frames);
     let b = items.len();
     let mut x = vec![0.0f32; t * b * f];
     let mut labels = Vec::new();
@@ -220,6 +229,10 @@ pub struct EpochReport {
     pub audio_seconds_per_second: f32,
     /// The checkpoint written after this epoch, if any.
     pub checkpoint: Option<PathBuf>,
+    /// Wall seconds per training step (all ranks take each step together).
+    pub seconds_per_step: f32,
+    /// Gradient bytes each rank all-reduced per step (0 in one process).
+    pub allreduce_bytes_per_step: u64,
 }
 
 /// What a run did.
@@ -232,7 +245,26 @@ pub struct SpeechRun {
 /// after every step and epoch. A step whose loss, gradient norm or (before
 /// a save) parameters come back not finite ends the run with
 /// [`Error::Diverged`]: the checkpoint of the last finished epoch stays.
-pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, mut progress: impl FnMut(SpeechEvent)) -> Result<SpeechRun> {
+pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, progress: impl FnMut(SpeechEvent)) -> Result<SpeechRun> {
+    train_speech_on(ctx, cfg, data, None, progress)
+}
+
+/// [`train_speech`], data-parallel over `comm` when given (see
+/// [`crate::dist`]): every rank runs this with the same settings and data;
+/// rank 0's initial (or resumed) model and Adam state are broadcast; each
+/// global batch (the single-process batch, same order) is split by
+/// [`dist::Share`]; gradients are summed, weighted by utterances, before
+/// clipping; every step ends with the ranks agreeing that all values
+/// were finite. Only rank 0 takes the output lock, scores the held-out set
+/// (the other ranks' [`EpochReport`]s hold NaN scores) and writes
+/// checkpoints; with `resume` every rank reads the checkpoint (a shared folder).
+pub fn train_speech_on(
+    ctx: &Context,
+    cfg: &SpeechTrainConfig,
+    data: &SpeechData,
+    comm: Option<Arc<dyn Comm>>,
+    mut progress: impl FnMut(SpeechEvent),
+) -> Result<SpeechRun> {
     if cfg.epochs == 0 || cfg.batch == 0 || !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
         return Err(Error::InvalidArgument(format!(
             "speech training needs epochs, batch ≥ 1 and a positive learning rate; got {}, {}, {}",
@@ -244,8 +276,9 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
     let model = SpeechModel::new(ctx, &cfg.model, &mut rng)?;
     let mut opt = Adam::new(cfg.lr);
+    let writer = comm.as_ref().is_none_or(|c| c.rank() == 0);
     // One run per output folder, held until the run ends (created if missing).
-    let _lock = cfg.out.as_deref().map(OutputLock::acquire_dir).transpose()?;
+    let _lock = cfg.out.as_deref().filter(|_| writer).map(OutputLock::acquire_dir).transpose()?;
     let ckpt = cfg.out.as_ref().map(|d| d.join(CHECKPOINT));
     let mut first_epoch = 0;
     if cfg.resume {
@@ -254,41 +287,89 @@ pub fn train_speech(ctx: &Context, cfg: &SpeechTrainConfig, data: &SpeechData, m
         checkpoint::check_config(path, &meta, &cfg.model)?;
         first_epoch = meta.get("epoch").and_then(|e| e.parse().ok()).unwrap_or(0);
     }
+    let reducer = comm.map(|c| GradReducer::new(c, dist::DEFAULT_BUCKET_BYTES));
+    if let Some(r) = &reducer {
+        dist::sync_module(r.comm(), &model)?;
+        dist::sync_optimizer(r.comm(), &mut opt)?;
+    }
     let mut reports = Vec::new();
     for epoch in first_epoch..cfg.epochs {
-        let mut data_rng = rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
-        let plan = batches(&data.train, cfg.batch, &mut data_rng);
-        progress(SpeechEvent::EpochStart { epoch, batches: plan.len() });
-        let start = Instant::now();
-        let (mut loss_sum, mut audio) = (0.0f64, 0.0f64);
-        for (k, idx) in plan.iter().enumerate() {
-            let items: Vec<&Example> = idx.iter().map(|&i| &data.train[i]).collect();
-            audio += items.iter().map(|e| e.seconds as f64).sum::<f64>();
-            let b = make_batch(ctx, &model, &items)?;
-            // The epoch's last step is followed by a save: check the weights too.
-            let l = train_step(&model, &mut opt, &b, cfg.clip, ckpt.is_some() && k + 1 == plan.len())?;
-            loss_sum += l as f64;
-            progress(SpeechEvent::Step { loss: l });
-        }
-        let elapsed = start.elapsed().as_secs_f64();
-        let hyps = transcribe_examples(ctx, &model, &data.test, cfg.batch * 2, 0)?;
-        let refs: Vec<&str> = data.test.iter().map(|e| e.transcript.as_str()).collect();
+        let run = run_epoch(ctx, cfg, data, &model, &mut opt, reducer.as_ref(), epoch, ckpt.is_some(), &mut progress)?;
+        // Held-out scores on rank 0 only (the others' reports say NaN).
+        let test: &[Example] = if writer { &data.test } else { &[] };
+        let hyps = transcribe_examples(ctx, &model, test, cfg.batch * 2, 0)?;
+        let refs: Vec<&str> = test.iter().map(|e| e.transcript.as_str()).collect();
+        let steps = run.steps.max(1) as f64;
+        let score = |f: fn(&[&str], &[String]) -> f32| if writer { f(&refs, &hyps) } else { f32::NAN };
         let report = EpochReport {
             epoch,
-            train_loss: (loss_sum / plan.len().max(1) as f64) as f32,
-            cer: text::cer(&refs, &hyps),
-            wer: text::wer(&refs, &hyps),
+            train_loss: (run.loss_sum / steps) as f32,
+            cer: score(text::cer),
+            wer: score(text::wer),
             samples: refs.iter().zip(&hyps).take(cfg.show).map(|(r, h)| (r.to_string(), h.clone())).collect(),
-            audio_seconds_per_second: (audio / elapsed) as f32,
-            checkpoint: ckpt.clone(),
+            audio_seconds_per_second: (run.audio / run.seconds) as f32,
+            checkpoint: ckpt.clone().filter(|_| writer),
+            seconds_per_step: (run.seconds / steps) as f32,
+            allreduce_bytes_per_step: (run.allreduce_bytes as f64 / steps) as u64,
         };
-        if let Some(path) = &ckpt {
+        if let Some(path) = ckpt.as_ref().filter(|_| writer) {
             checkpoint::save(path, &model, &opt, &cfg.model, epoch + 1)?;
         }
         progress(SpeechEvent::Epoch(report.clone()));
         reports.push(report);
     }
     Ok(SpeechRun { model, epochs: reports })
+}
+
+/// What one epoch's training steps add up to.
+struct EpochRun {
+    loss_sum: f64,
+    audio: f64,
+    steps: usize,
+    seconds: f64,
+    allreduce_bytes: u64,
+}
+
+/// The training steps of `epoch`: the single-process batch plan, each
+/// batch split across the reducer's ranks when there is one.
+#[allow(clippy::too_many_arguments)]
+fn run_epoch(
+    ctx: &Context,
+    cfg: &SpeechTrainConfig,
+    data: &SpeechData,
+    model: &SpeechModel,
+    opt: &mut Adam,
+    reducer: Option<&GradReducer>,
+    epoch: usize,
+    saves: bool,
+    progress: &mut impl FnMut(SpeechEvent),
+) -> Result<EpochRun> {
+    let mut data_rng = rand::rngs::StdRng::seed_from_u64(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch as u64);
+    let plan = batches(&data.train, cfg.batch, &mut data_rng);
+    progress(SpeechEvent::EpochStart { epoch, batches: plan.len() });
+    let start = Instant::now();
+    let mut run = EpochRun { loss_sum: 0.0, audio: 0.0, steps: plan.len(), seconds: 0.0, allreduce_bytes: 0 };
+    let bytes_before = reducer.map_or(0, |r| r.totals().1);
+    for (k, idx) in plan.iter().enumerate() {
+        let items: Vec<&Example> = idx.iter().map(|&i| &data.train[i]).collect();
+        run.audio += items.iter().map(|e| e.seconds as f64).sum::<f64>();
+        // The epoch's last step is followed by a save: check the weights too.
+        let check = saves && k + 1 == plan.len();
+        let l = match reducer {
+            None => train_step(model, opt, &make_batch(ctx, model, &items)?, cfg.clip, check, None)?,
+            Some(r) => {
+                let share = r.share(items.len());
+                let longest = items.iter().map(|e| e.features.frames).max().unwrap_or(1);
+                let b = make_batch_padded(ctx, model, &items[share.items.clone()], longest)?;
+                train_step(model, opt, &b, cfg.clip, check, Some((r, share.weight())))?
+            }
+        };
+        run.loss_sum += l as f64;
+        progress(SpeechEvent::Step { loss: l });
+    }
+    run.seconds = start.elapsed().as_secs_f64();
+    run.allreduce_bytes = reducer.map_or(0, |r| r.totals().1) - bytes_before;
+    Ok(run)
 }
 
 /// A fixed batch of synthetic utterances (1 to 3 digits, seeded) and the
@@ -317,17 +398,25 @@ impl BenchStep {
 
     /// One training step with its submit and loss readback.
     pub fn step(&mut self) -> Result<()> {
-        train_step(&self.model, &mut self.opt, &self.batch, self.clip, false).map(drop)
+        train_step(&self.model, &mut self.opt, &self.batch, self.clip, false, None).map(drop)
     }
 }
 
 /// One training step on a batch: CTC from logits (mean over target
 /// lengths, zero_infinity), then [`step::train_step`]: backward,
 /// global-norm clipping, Adam, the loss and gradient norm read back (the
-/// step's one submit and readback) and checked.
-fn train_step(model: &SpeechModel, opt: &mut Adam, b: &Batch, clip: f32, check_parameters: bool) -> Result<f32> {
+/// step's one submit and readback) and checked. Data-parallel (`dist` =
+/// the reducer and this rank's [`dist::Share::weight`]): the gradients are
+/// summed over the ranks between backward and clipping, and the step ends
+/// with [`dist::agree`]; the loss returned is then the global batch's.
+fn train_step(model: &SpeechModel, opt: &mut Adam, b: &Batch, clip: f32, check_parameters: bool, dist: Option<(&GradReducer, f32)>) -> Result<f32> {
     let opts = CtcOptions { blank: text::BLANK as usize, reduction: Reduction::Mean, zero_infinity: true, from_logits: true, ..Default::default() };
     let loss = ctc_loss(&model.forward(&b.x)?, &b.targets, &b.input_lengths, &b.target_lengths, opts)?;
     let step = opt.step_count() + 1;
-    Ok(step::train_step(step, &loss, model, opt, Some(clip), check_parameters)?.loss)
+    let Some((reducer, weight)) = dist else {
+        return Ok(step::train_step(step, &loss, model, opt, Some(clip), check_parameters)?.loss);
+    };
+    let hook = |m: &dyn crate::nn::Module| reducer.reduce_module(m, weight).map(drop);
+    let local = step::train_step_with(step, &loss, model, opt, Some(clip), check_parameters, Some(&hook)).map(|v| v.loss);
+    dist::agree(reducer.comm(), step, local, weight)
 }
