@@ -60,7 +60,7 @@ function plot(canvas, series, { log = false, colors = ["#1f77b4", "#ff7f0e", "#2
   g.font = "11px sans-serif";
   for (let k = 0; k <= 4; k++) {
     const v = lo + ((hi - lo) * k) / 4;
-    const label = log ? `1e${v.toFixed(1)}` : v.toPrecision(3);
+    const label = (log ? 10 ** v : v).toPrecision(3);
     g.fillText(label, 2, t + ((h - t - b) * (4 - k)) / 4 + 4);
   }
   g.fillText(`${xLabel} 1 … ${n}`, l, h - 8);

@@ -212,10 +212,10 @@ impl AddingSession {
         with_slot(&self.slot, |t| {
             Box::pin(async move {
                 let name = Path::new("kairo-adding.safetensors");
-                let bytes = kairo::io::training::training_bytes(name, t.model(), t.optimizer(), &[("task", "adding")])
+                let b = kairo::io::training::training_bytes(name, t.model(), t.optimizer(), &[("task", "adding")])
                     .await
                     .map_err(js_err)?;
-                Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
+                Ok(bytes(b))
             })
         })
     }
@@ -279,13 +279,7 @@ impl TextSession {
     /// `len` characters after `prompt`; resolves to a string.
     pub fn sample(&self, prompt: String, len: usize, temperature: f32, seed: u64) -> js_sys::Promise {
         let ctx = self.ctx.clone();
-        with_slot(&self.slot, move |t| {
-            Box::pin(async move {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-                let s = sample_async(&ctx, t.model(), &prompt, len, temperature, &mut rng).await.map_err(js_err)?;
-                Ok(JsValue::from_str(&s))
-            })
-        })
+        with_slot(&self.slot, move |t| Box::pin(sample_text(ctx, t.model(), prompt, len, temperature, seed)))
     }
 
     /// The same file `kairo train seq --task text --checkpoint` writes;
@@ -293,8 +287,8 @@ impl TextSession {
     pub fn checkpoint(&self) -> js_sys::Promise {
         with_slot(&self.slot, |t| {
             Box::pin(async move {
-                let bytes = t.checkpoint_bytes().await.map_err(js_err)?;
-                Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
+                let b = t.checkpoint_bytes().await.map_err(js_err)?;
+                Ok(bytes(b))
             })
         })
     }
@@ -335,14 +329,27 @@ impl TextModel {
     /// `len` characters after `prompt` (as `kairo sample seq`); resolves to a string.
     pub fn sample(&self, prompt: String, len: usize, temperature: f32, seed: u64) -> js_sys::Promise {
         let ctx = self.ctx.clone();
-        with_slot(&self.slot, move |m| {
-            Box::pin(async move {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-                let s = sample_async(&ctx, m, &prompt, len, temperature, &mut rng).await.map_err(js_err)?;
-                Ok(JsValue::from_str(&s))
-            })
-        })
+        with_slot(&self.slot, move |m| Box::pin(sample_text(ctx, m, prompt, len, temperature, seed)))
     }
+}
+
+/// `len` characters of `model` after `prompt`, seeded, as a JS string.
+async fn sample_text(
+    ctx: Context,
+    model: &CharModel,
+    prompt: String,
+    len: usize,
+    temperature: f32,
+    seed: u64,
+) -> Result<JsValue, JsValue> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let s = sample_async(&ctx, model, &prompt, len, temperature, &mut rng).await.map_err(js_err)?;
+    Ok(JsValue::from_str(&s))
+}
+
+/// Bytes (a checkpoint, a PNG) as a Uint8Array.
+fn bytes(b: Vec<u8>) -> JsValue {
+    js_sys::Uint8Array::from(b.as_slice()).into()
 }
 
 /// The DCGAN's settings as the page sends them.
@@ -398,7 +405,7 @@ impl GanSession {
         with_slot(&self.slot, |t| {
             Box::pin(async move {
                 let images = t.generate_async(&t.fixed_noise).await.map_err(js_err)?;
-                png_grid(&images, &t.config.model).map(|b| js_sys::Uint8Array::from(b.as_slice()).into())
+                png_grid(&images, &t.config.model).map(bytes)
             })
         })
     }
@@ -408,8 +415,8 @@ impl GanSession {
     pub fn checkpoint(&self) -> js_sys::Promise {
         with_slot(&self.slot, |t| {
             Box::pin(async move {
-                let bytes = gan_checkpoint::to_bytes(t).await.map_err(js_err)?;
-                Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
+                let b = gan_checkpoint::to_bytes(t).await.map_err(js_err)?;
+                Ok(bytes(b))
             })
         })
     }
@@ -439,7 +446,7 @@ impl GanModel {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
                 let noise = Tensor::from_slice(&ctx, &uniform_noise(n, c.nz, &mut rng), &[n, c.nz]).map_err(js_err)?;
                 let images = record_generate(g, &noise).map_err(js_err)?.to_vec_async().await.map_err(js_err)?;
-                png_grid(&images, &c).map(|b| js_sys::Uint8Array::from(b.as_slice()).into())
+                png_grid(&images, &c).map(bytes)
             })
         })
     }
