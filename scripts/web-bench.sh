@@ -70,5 +70,6 @@ for test, bench, label in [("adding", "adding_train_step", "adding problem, LSTM
     w = web[test]["steps_per_s"]
     print(f"| {label} | {w:.2f} | {ss[bench]:.2f} | {lp[bench]:.2f} | {ss[bench] / w:.2f}× the time |")
 print()
+print(f"browser step kernel tuning: {web['adding'].get('tuned')}")
 print(f"browser first chunk (compiles every pipeline): adding {web['adding']['first_chunk_s']:.1f} s, gan {web['gan']['first_chunk_s']:.1f} s")
 PY

@@ -129,6 +129,11 @@ async function runAdding(engine, s) {
   const form = $("adding-form");
   const session = new kairo.AddingSession(engine, JSON.stringify({ clip: 1.0, seed: 1, ...s }));
   $("adding").session = session;
+  $("adding-status").textContent = "timing the recurrent step kernels…";
+  const tuned = JSON.parse(await session.tune());
+  const tuning = tuned.length
+    ? `step kernel ${tuned[0][0]} (${tuned.map(([k, s]) => `${k} ${(1000 * s).toFixed(0)} ms`).join(", ")})`
+    : "step kernel by the adapter's rule";
   const losses = [];
   const grads = async () => plot($("adding-grads"), [JSON.parse(await session.grad_norms())], { log: true, xLabel: "t =" });
   await grads();
@@ -141,8 +146,8 @@ async function runAdding(engine, s) {
     return n;
   }, "step");
   const test_mse = await session.evaluate();
-  $("adding-status").textContent += ` · held-out MSE ${test_mse.toFixed(4)}`;
-  return { ...result, losses, test_mse };
+  $("adding-status").textContent += ` · held-out MSE ${test_mse.toFixed(4)} · ${tuning}`;
+  return { ...result, losses, test_mse, tuned };
 }
 
 // ---- the character model ----
@@ -257,7 +262,7 @@ async function testMode(engine, info, test) {
     const s = { cell: params.get("cell") ?? "lstm", length: num("length", 50), hidden: num("hidden", 64), batch: num("batch", 64),
       steps: num("steps", 30), lr: num("lr", 0.01), seed: num("seed", 1) };
     const r = await runAdding(engine, s);
-    return { ...base, settings: s, losses: r.losses, test_mse: r.test_mse, steps_per_s: r.steps_per_s, seconds: r.seconds, first_chunk_s: r.first_chunk_s };
+    return { ...base, settings: s, losses: r.losses, test_mse: r.test_mse, tuned: r.tuned, steps_per_s: r.steps_per_s, seconds: r.seconds, first_chunk_s: r.first_chunk_s };
   }
   if (test === "gan") {
     const s = { image_size: num("image_size", 32), channels: num("channels", 3), ngf: num("ngf", 32), ndf: num("ndf", 32),

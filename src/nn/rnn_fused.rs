@@ -207,12 +207,21 @@ pub(crate) fn tuned_step_kernel(
     let rule = layer_step_kernel(ctx, kind, hidden, fused, forced)?;
     let candidates: Vec<StepKernel> = StepKernel::ALL.into_iter().filter(|k| k.runs(ctx, kind, hidden)).collect();
     let small = batch * kind.gates() * hidden * hidden < TUNE_MIN_STEP_MACS;
-    if forced.is_some() || !fused || env_override().is_some() || !crate::ops::matmul::autotune_enabled() || small || candidates.len() < 2 {
+    if forced.is_some() || !fused || env_override().is_some() || small || candidates.len() < 2 {
+        return Ok(rule);
+    }
+    // On the web nothing can be timed here, but a choice made ahead by
+    // [`tune_step_kernel_async`] is remembered on the context.
+    let web = cfg!(target_arch = "wasm32");
+    if !web && !crate::ops::matmul::autotune_enabled() {
         return Ok(rule);
     }
     let key = tune_key(kind, batch, hidden);
     if let Some(k) = ctx.tuned(&key).and_then(|name| name.parse::<StepKernel>().ok()).filter(|k| candidates.contains(k)) {
         return Ok(k);
+    }
+    if web {
+        return Ok(rule);
     }
     let mut best = (f64::INFINITY, rule);
     for k in candidates {
@@ -227,6 +236,37 @@ pub(crate) fn tuned_step_kernel(
     log::info!("autotune {key}: chose {}", best.1.name());
     ctx.set_tuned(&key, best.1.name());
     Ok(best.1)
+}
+
+/// Tuning ahead, where a layer cannot time its kernels as it records (a
+/// browser, whose readbacks must be awaited): `time(kernel)` runs and
+/// awaits some work of the layer with that kernel forced and returns its
+/// seconds (a throwaway copy of the job's step, say). Each kernel that runs
+/// here is timed once to build its pipelines, then once more; the fastest
+/// is remembered for the shape class, where [`tuned_step_kernel`] finds
+/// it. Returns each candidate's time, the choice first; nothing is timed
+/// (an empty list) where the rule decides anyway (one candidate, a layer
+/// too small to be worth it, `KAIRO_RNN_STEP`).
+pub async fn tune_step_kernel_async(
+    ctx: &Context,
+    kind: CellKind,
+    (batch, hidden): (usize, usize),
+    mut time: impl AsyncFnMut(StepKernel) -> Result<f64>,
+) -> Result<Vec<(StepKernel, f64)>> {
+    let candidates: Vec<StepKernel> = StepKernel::ALL.into_iter().filter(|k| k.runs(ctx, kind, hidden)).collect();
+    if candidates.len() < 2 || env_override().is_some() || batch * kind.gates() * hidden * hidden < TUNE_MIN_STEP_MACS {
+        return Ok(Vec::new());
+    }
+    let mut times = Vec::with_capacity(candidates.len());
+    for k in candidates {
+        time(k).await?;
+        times.push((k, time(k).await?));
+    }
+    times.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let key = tune_key(kind, batch, hidden);
+    log::info!("autotune {key} (ahead): chose {}", times[0].0.name());
+    ctx.set_tuned(&key, times[0].0.name());
+    Ok(times)
 }
 
 /// The autotune key of a `kind` layer's shape class: B and H rounded up to powers of two.

@@ -190,6 +190,20 @@ impl AddingSession {
         })
     }
 
+    /// Chooses the recurrent step kernel by timing each candidate on a
+    /// throwaway run (the browser cannot time kernels as they record);
+    /// resolves to JSON `[[kernel, seconds per step], ...]`, the choice
+    /// first (empty where the adapter's rule decides anyway).
+    pub fn tune(&self) -> js_sys::Promise {
+        with_slot(&self.slot, |t| {
+            Box::pin(async move {
+                let times = t.tune_async().await.map_err(js_err)?;
+                let v: Vec<(&str, f64)> = times.iter().map(|(k, s)| (k.name(), *s)).collect();
+                Ok(json(serde_json::json!(v)))
+            })
+        })
+    }
+
     /// Held-out MSE; resolves to a number.
     pub fn evaluate(&self) -> js_sys::Promise {
         with_slot(&self.slot, |t| Box::pin(async move { Ok(JsValue::from(t.evaluate_async().await.map_err(js_err)?)) }))

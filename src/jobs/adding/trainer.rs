@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::jobs::seq::SeqConfig;
 use crate::jobs::step::{record_step, RecordedStep, StepValues};
 use crate::nn::loss::{mse_loss, Reduction};
+use crate::nn::rnn_fused::{tune_step_kernel_async, StepKernel};
 use crate::optim::Adam;
 use crate::{no_grad, Context, Tensor, Var};
 
@@ -103,6 +104,26 @@ impl AddingTrainer {
         let v = self.record()?.finish_async().await?;
         self.done += 1;
         Ok(v)
+    }
+
+    /// Chooses the recurrent step kernel ahead by timing two training
+    /// steps of a throwaway run per candidate (this run's model, data and
+    /// optimiser are untouched): for the web, where layers cannot time
+    /// kernels as they record. Returns each candidate's seconds per step,
+    /// the choice first (empty where the rule decides anyway).
+    pub async fn tune_async(&self) -> Result<Vec<(StepKernel, f64)>> {
+        let (ctx, cfg) = (&self.ctx, &self.cfg);
+        let shape = (cfg.batch, cfg.hidden);
+        tune_step_kernel_async(ctx, cfg.cell, shape, async |k| {
+            let mut probe = AddingTrainer::new(ctx, cfg)?;
+            probe.model.rnn.step_kernel = Some(k);
+            let start = web_time::Instant::now();
+            for _ in 0..2 {
+                probe.record()?.finish_async().await?;
+            }
+            Ok(start.elapsed().as_secs_f64() / 2.0)
+        })
+        .await
     }
 
     /// Held-out MSE of the model, no tape. Blocks.
