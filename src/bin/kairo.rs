@@ -244,9 +244,12 @@ enum SampleJob {
         /// The image to write (.png or .jpg/.jpeg).
         #[arg(long, default_value = "grid.png")]
         out: PathBuf,
-        /// Number of samples.
+        /// Number of samples (of a conditional checkpoint without --class: about n, one row per class).
         #[arg(long, default_value_t = 64)]
         n: usize,
+        /// A conditional checkpoint's class, by number or name (default: a class grid, one row per class).
+        #[arg(long)]
+        class: Option<String>,
         /// Seeds the noise.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -304,6 +307,9 @@ struct GanArgs {
     /// Seed of the initialisation, the noise and the built-in shapes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Class-conditional DCGAN (label embedded into G's input, projection D); needs labelled data.
+    #[arg(long)]
+    conditional: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -434,6 +440,7 @@ fn run(cli: Cli) -> Result<()> {
                     real_label: a.real_label,
                     seed: a.seed,
                     out: a.out,
+                    conditional: a.conditional,
                     ..Default::default()
                 };
                 gan_cli::train(cfg, a.data.as_deref(), a.background.parse()?, a.resume, a.no_judge)
@@ -447,7 +454,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval { job: EvalJob::Seq { checkpoint, data, batch, seq_len } } => seq_cli::eval(&checkpoint, &data, batch, seq_len),
         Command::Transcribe { checkpoint, beam, wav } => speech_cli::transcribe(&checkpoint, beam.unwrap_or(0), &wav),
-        Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
+        Command::Sample { job: SampleJob::Gan { checkpoint, out, n, class, seed } } => {
+            gan_cli::sample(&checkpoint, &out, n, class.as_deref(), seed)
+        }
         Command::Demo => demo(),
         Command::ServeWeb { dir, addr, report_to } => serve_web(&dir, &addr, report_to.as_deref()),
     }

@@ -10,7 +10,8 @@ use rand::SeedableRng;
 use kairo::data::images::{Background, ImageFolder};
 use kairo::data::shapes::{Shapes, CLASS_NAMES};
 use kairo::jobs::gan::judge::{cache_dir, cache_file, classifier_for, JudgeSettings, ShapeClassifier};
-use kairo::jobs::gan::report::{self as gan_report, render_grid, RunFiles};
+use kairo::jobs::gan::conditional::{class_grid, resolve_class, sample_class};
+use kairo::jobs::gan::report::{self as gan_report, render_grid_cols, RunFiles};
 use kairo::jobs::gan::{checkpoint, generate, uniform_noise, GanConfig, GanData, GanTrainer};
 use kairo::{Context, Error, Result, Tensor};
 
@@ -65,6 +66,13 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
         t.config.every,
         t.config.out.display()
     );
+    if !t.class_names.is_empty() {
+        println!(
+            "conditional on {} classes ({}): G joins label_embed(y) to the noise, D is a projection discriminator; grids have one row per class",
+            t.class_names.len(),
+            t.class_names.join(", ")
+        );
+    }
     let bar = indicatif::ProgressBar::new(t.config.iters);
     bar.set_position(t.iteration);
     bar.set_style(
@@ -225,32 +233,34 @@ fn explain_divergence(files: &RunFiles, last_good: Option<u64>) {
         }
 }
 
-/// Writes a grid of `n` samples of the generator in `checkpoint` to `out`.
-pub fn sample(checkpoint: &Path, out: &Path, n: usize, seed: u64) -> Result<()> {
+/// Writes a grid of `n` samples of the generator in `checkpoint` to `out`:
+/// of one class with `class`, a class grid (one row per class) for a
+/// conditional checkpoint without it.
+pub fn sample(checkpoint: &Path, out: &Path, n: usize, class: Option<&str>, seed: u64) -> Result<()> {
     if n < 2 {
         return Err(Error::InvalidArgument(format!(
             "sample: n must be at least 2 (batch norm), got {n}"
         )));
     }
     let ctx = Context::new()?;
-    let g = checkpoint::load_generator(&ctx, checkpoint)?;
+    let (g, names) = checkpoint::load_labelled_generator(&ctx, checkpoint)?;
+    let label = class.map(|c| resolve_class(&names, c)).transpose()?;
     let m = g.config;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let noise = Tensor::from_slice(&ctx, &uniform_noise(n, m.nz, &mut rng), &[n, m.nz])?;
-    let images = generate(&g, &noise)?;
-    render_grid(
-        &images,
-        m.channels,
-        m.image_size,
-        if m.image_size <= 32 { 2 } else { 1 },
-        out,
-    )?;
-    println!(
-        "wrote {} ({n} samples, {}×{}×{})",
-        out.display(),
-        m.channels,
-        m.image_size,
-        m.image_size
-    );
+    let scale = if m.image_size <= 32 { 2 } else { 1 };
+    let (images, cols, what) = match (label, names.len()) {
+        (Some(l), _) => (sample_class(&ctx, &g, n, l, &mut rng)?, None, format!("{n} samples of class {l} ({})", names[l as usize])),
+        (None, 0) => {
+            let noise = Tensor::from_slice(&ctx, &uniform_noise(n, m.nz, &mut rng), &[n, m.nz])?;
+            (generate(&g, &noise)?, None, format!("{n} samples"))
+        }
+        (None, k) => {
+            let per_row = (n / k).max(1);
+            let what = format!("class grid, {per_row} a row: {}", names.join(", "));
+            (class_grid(&ctx, &g, per_row, &mut rng)?, Some(per_row), what)
+        }
+    };
+    render_grid_cols(&images, m.channels, m.image_size, scale, cols, out)?;
+    println!("wrote {} ({what}, {}×{}×{})", out.display(), m.channels, m.image_size, m.image_size);
     Ok(())
 }

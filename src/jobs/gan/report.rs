@@ -19,11 +19,22 @@ pub fn render_grid(
     scale: usize,
     path: &Path,
 ) -> Result<()> {
-    crate::io::atomic::write_png(path, &grid_image(images, channels, size, scale)?)
+    render_grid_cols(images, channels, size, scale, None, path)
+}
+
+/// [`render_grid`] with `cols` images a row (a class grid: one row per
+/// class), or square-ish when None.
+pub fn render_grid_cols(images: &[f32], channels: usize, size: usize, scale: usize, cols: Option<usize>, path: &Path) -> Result<()> {
+    crate::io::atomic::write_png(path, &grid_image_cols(images, channels, size, scale, cols)?)
 }
 
 /// The grid [`render_grid`] draws, as an image (a page shows it on a canvas).
 pub fn grid_image(images: &[f32], channels: usize, size: usize, scale: usize) -> Result<image::RgbImage> {
+    grid_image_cols(images, channels, size, scale, None)
+}
+
+/// [`grid_image`] with `cols` images a row, or square-ish when None.
+pub fn grid_image_cols(images: &[f32], channels: usize, size: usize, scale: usize, cols: Option<usize>) -> Result<image::RgbImage> {
     let per = channels * size * size;
     if per == 0 || images.is_empty() || !images.len().is_multiple_of(per) || scale == 0 {
         return Err(Error::InvalidArgument(format!(
@@ -32,7 +43,7 @@ pub fn grid_image(images: &[f32], channels: usize, size: usize, scale: usize) ->
         )));
     }
     let n = images.len() / per;
-    let cols = (n as f64).sqrt().ceil() as usize;
+    let cols = cols.unwrap_or((n as f64).sqrt().ceil() as usize).clamp(1, n);
     let rows = n.div_ceil(cols);
     let (pad, cell) = (2usize, size * scale);
     let (w, h) = (cols * (cell + pad) + pad, rows * (cell + pad) + pad);
@@ -173,13 +184,8 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
     let m = t.config.model;
     let grid = RunFiles::grid(out, t.iteration);
     let scale = if m.image_size <= 32 { 2 } else { 1 };
-    render_grid(
-        &t.generate(&t.fixed_noise)?,
-        m.channels,
-        m.image_size,
-        scale,
-        &grid,
-    )?;
+    let cols = (!t.class_names.is_empty()).then(|| t.fixed_noise.shape()[0] / t.class_names.len());
+    render_grid_cols(&t.generate_grid()?, m.channels, m.image_size, scale, cols, &grid)?;
     if t.history.len() >= 2 {
         render_loss_curve(&t.history, &files.loss_curve)?;
     }
