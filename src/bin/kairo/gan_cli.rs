@@ -10,6 +10,7 @@ use rand::SeedableRng;
 use kairo::data::images::{Background, ImageFolder};
 use kairo::data::shapes::{Shapes, CLASS_NAMES};
 use kairo::jobs::gan::judge::{cache_dir, cache_file, classifier_for, JudgeSettings, ShapeClassifier};
+use kairo::jobs::gan::quality::{train_classifier as train_scoring_classifier, Scorer};
 use kairo::jobs::gan::conditional::{class_grid, resolve_class, sample_class};
 use kairo::jobs::gan::report::{self as gan_report, render_grid_cols, RunFiles};
 use kairo::jobs::gan::{checkpoint, generate, uniform_noise, GanConfig, GanData, GanTrainer};
@@ -41,6 +42,8 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
         source: e,
     })?;
     let classifier = if no_judge { None } else { quality_judge(&ctx, &cfg, &source)? };
+    let mut source = source;
+    let scorer = if no_judge { None } else { quality_scorer(&ctx, &cfg, &mut source)? };
     let mut t = GanTrainer::new(&ctx, cfg, source)?;
     if resume {
         checkpoint::load(&mut t, &files.checkpoint)?;
@@ -87,9 +90,10 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
     let first = t.iteration;
     // The last checkpoint this run can vouch for: the resumed one, then each snapshot's.
     let mut last_good = resume.then_some(t.iteration);
-    let result = gan_report::run(
+    let result = gan_report::run_scored(
         &mut t,
         classifier.as_ref(),
+        scorer.as_ref(),
         |i, s| {
             let rate =
                 (i - first) as f64 * images_per_iter / start.elapsed().as_secs_f64().max(1e-9);
@@ -101,10 +105,13 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
         },
         |snap| {
             last_good = Some(snap.iteration);
-            let quality = match &snap.judgement {
+            let mut quality = match &snap.judgement {
                 Some(j) => format!("; {j}"),
                 None => String::new(),
             };
+            if let Some(s) = &snap.scores {
+                quality.push_str(&format!("; {s}"));
+            }
             bar.suspend(|| {
                 println!(
                     "iteration {:>6} ({:.0} s): wrote {}{quality}",
@@ -220,6 +227,33 @@ fn quality_judge(
         None => println!("quality judge: loaded {}", cache.display()),
     }
     Ok(Some(c))
+}
+
+/// Steps of the scoring classifier on labelled folder data.
+const SCORER_STEPS: usize = 400;
+/// Real images the scorer's Gaussian is fitted to, and samples per score.
+const SCORER_IMAGES: usize = 1000;
+
+/// On labelled folder data (IDX, class subfolders): a classifier trained
+/// here whose features score samples by a Fréchet distance (and a
+/// conditional run's samples by its accuracy), at every snapshot.
+fn quality_scorer(ctx: &Context, cfg: &GanConfig, source: &mut GanData) -> Result<Option<Scorer>> {
+    if matches!(source, GanData::Shapes(_)) || source.classes().len() < 2 {
+        return Ok(None);
+    }
+    let start = Instant::now();
+    println!("quality: training a {}-class scoring classifier ({SCORER_STEPS} steps of 64; --no-judge skips it)", source.classes().len());
+    let c = train_scoring_classifier(ctx, source, SCORER_STEPS, cfg.seed)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ 0xF1D);
+    let (real, labels) = source.labelled_batch(SCORER_IMAGES, &mut rng)?;
+    let acc = c.accuracy(ctx, &real, &labels)?;
+    let scorer = Scorer::new(ctx, c, &real, SCORER_IMAGES)?;
+    println!(
+        "quality: classifier trained in {:.0} s ({:.1}% on {SCORER_IMAGES} training-set images); Fréchet distances are in its 64 features, not Inception FID",
+        start.elapsed().as_secs_f64(),
+        acc * 100.0
+    );
+    Ok(Some(scorer))
 }
 
 /// Says which checkpoint, if any, is the last good one of a diverged run.

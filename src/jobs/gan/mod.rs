@@ -13,6 +13,7 @@
 pub mod checkpoint;
 pub mod conditional;
 pub mod judge;
+pub mod quality;
 pub mod report;
 pub mod trainer;
 pub mod validate;

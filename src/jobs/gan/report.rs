@@ -6,6 +6,7 @@ use crate::io::lock::OutputLock;
 use std::path::{Path, PathBuf};
 
 use super::judge::{judge, Judgement, ShapeClassifier};
+use super::quality::{Scorer, Scores};
 use super::trainer::{GanTrainer, IterStats};
 use crate::jobs::plot::{render_plot, Curve, PlotStyle};
 use crate::error::{Error, Result};
@@ -166,6 +167,8 @@ pub struct Snapshot {
     pub iteration: u64,
     pub grid: PathBuf,
     pub judgement: Option<Judgement>,
+    /// Fréchet distance (and a conditional run's accuracy) when a scorer is given.
+    pub scores: Option<Scores>,
 }
 
 /// Samples judged per snapshot.
@@ -175,6 +178,14 @@ pub const JUDGED_SAMPLES: usize = 200;
 /// trainer's current state, and judges fresh samples if a classifier is
 /// given (appending a line to quality.csv).
 pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<Snapshot> {
+    snapshot_scored(t, classifier, None)
+}
+
+/// [`snapshot`], and with a scorer the Fréchet distance (and a
+/// conditional run's accuracy per class) of fresh samples, appended to
+/// quality.csv (scores.csv when a shape judge has quality.csv) and
+/// plotted in quality.png.
+pub fn snapshot_scored(t: &GanTrainer, classifier: Option<&ShapeClassifier>, scorer: Option<&Scorer>) -> Result<Snapshot> {
     let out = &t.config.out;
     std::fs::create_dir_all(out).map_err(|e| Error::Io {
         path: out.display().to_string(),
@@ -218,10 +229,20 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
             Some(j)
         }
     };
+    let scores = match scorer {
+        None => None,
+        Some(sc) => {
+            let s = sc.score(t, t.config.seed ^ 0x5C0_4E ^ t.iteration)?;
+            let csv = if classifier.is_some() { out.join("scores.csv") } else { files.quality.clone() };
+            super::quality::record(&s, &csv, &out.join("quality.png"))?;
+            Some(s)
+        }
+    };
     Ok(Snapshot {
         iteration: t.iteration,
         grid,
         judgement,
+        scores,
     })
 }
 
@@ -233,6 +254,17 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
 pub fn run(
     t: &mut GanTrainer,
     classifier: Option<&ShapeClassifier>,
+    on_iter: impl FnMut(u64, &IterStats),
+    on_snapshot: impl FnMut(&Snapshot),
+) -> Result<()> {
+    run_scored(t, classifier, None, on_iter, on_snapshot)
+}
+
+/// [`run`] with a scorer at each snapshot ([`snapshot_scored`]).
+pub fn run_scored(
+    t: &mut GanTrainer,
+    classifier: Option<&ShapeClassifier>,
+    scorer: Option<&Scorer>,
     mut on_iter: impl FnMut(u64, &IterStats),
     mut on_snapshot: impl FnMut(&Snapshot),
 ) -> Result<()> {
@@ -242,7 +274,7 @@ pub fn run(
         let stats = t.step()?;
         on_iter(t.iteration, &stats);
         if t.snapshot_due(t.iteration) {
-            on_snapshot(&snapshot(t, classifier)?);
+            on_snapshot(&snapshot_scored(t, classifier, scorer)?);
         }
     }
     Ok(())

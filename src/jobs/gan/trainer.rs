@@ -52,7 +52,7 @@ impl GanData {
     }
 
     /// `n` real images and their classes (a conditional run's D step).
-    fn labelled_batch(&mut self, n: usize, rng: &mut impl Rng) -> Result<(Vec<f32>, Vec<u32>)> {
+    pub fn labelled_batch(&mut self, n: usize, rng: &mut impl Rng) -> Result<(Vec<f32>, Vec<u32>)> {
         match self {
             GanData::Shapes(s) => {
                 let (x, y) = s.batch(rng.random_range(0..1u64 << 40), n);
