@@ -118,7 +118,7 @@ fn check(name: &str, params: &[(&str, Var)], forward: &dyn Fn() -> Var) {
         let got = p.grad().unwrap_or_else(|| panic!("{name}: no gradient reached {pname}")).to_vec().unwrap();
         let x0: Vec<f64> = p.value().to_vec().unwrap().iter().map(|&v| v as f64).collect();
         let eval = |xs: &[Vec<f64>]| set_and_eval(p, &xs[0], &|| kairo::no_grad(forward).value().to_vec().unwrap());
-        let want = kairo::gradcheck::numeric_gradients(&eval, &[x0.clone()], &w64, 1e-3);
+        let want = kairo::gradcheck::numeric_gradients(&eval, std::slice::from_ref(&x0), &w64, 1e-3);
         set_and_eval(p, &x0, &|| Vec::new());
         let scale = want[0].iter().fold(0.0f64, |m, v| m.max(v.abs())) as f32;
         assert!(scale > 1e-4, "{name}: {pname}'s gradient is all zero");

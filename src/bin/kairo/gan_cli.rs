@@ -36,46 +36,18 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
             )));
         }
     }
-    let source = open_source(&cfg, data, background)?;
-    std::fs::create_dir_all(&cfg.out).map_err(|e| Error::Io {
-        path: cfg.out.display().to_string(),
-        source: e,
-    })?;
-    let classifier = if no_judge { None } else { quality_judge(&ctx, &cfg, &source)? };
-    let mut source = source;
-    let scorer = if no_judge { None } else { quality_scorer(&ctx, &cfg, &mut source)? };
+    let mut source = open_source(&cfg, data, background)?;
+    std::fs::create_dir_all(&cfg.out).map_err(|e| Error::Io { path: cfg.out.display().to_string(), source: e })?;
+    let (classifier, scorer) = match no_judge {
+        true => (None, None),
+        false => (quality_judge(&ctx, &cfg, &source)?, quality_scorer(&ctx, &cfg, &mut source)?),
+    };
     let mut t = GanTrainer::new(&ctx, cfg, source)?;
     if resume {
         checkpoint::load(&mut t, &files.checkpoint)?;
-        println!(
-            "resumed {} at iteration {}",
-            files.checkpoint.display(),
-            t.iteration
-        );
+        println!("resumed {} at iteration {}", files.checkpoint.display(), t.iteration);
     }
-    println!(
-        "DCGAN: noise {} → G (ngf {}) → {}×{}×{}; D (ndf {}); batch {}, {} D step(s) per G step, Adam lr {} β1 {}; {} iterations, snapshot every {} into {}",
-        m.nz,
-        m.ngf,
-        m.channels,
-        m.image_size,
-        m.image_size,
-        m.ndf,
-        t.config.batch,
-        t.config.d_steps,
-        t.config.lr,
-        t.config.beta1,
-        t.config.iters,
-        t.config.every,
-        t.config.out.display()
-    );
-    if !t.class_names.is_empty() {
-        println!(
-            "conditional on {} classes ({}): G joins label_embed(y) to the noise, D is a projection discriminator; grids have one row per class",
-            t.class_names.len(),
-            t.class_names.join(", ")
-        );
-    }
+    describe(&t);
     let bar = indicatif::ProgressBar::new(t.config.iters);
     bar.set_position(t.iteration);
     bar.set_style(
@@ -143,6 +115,34 @@ pub fn train(cfg: GanConfig, data: Option<&Path>, background: Background, resume
         files.loss_curve.display()
     );
     Ok(())
+}
+
+/// The run's model, schedule and conditioning, in a line or two.
+fn describe(t: &GanTrainer) {
+    let m = t.config.model;
+    println!(
+        "DCGAN: noise {} → G (ngf {}) → {}×{}×{}; D (ndf {}); batch {}, {} D step(s) per G step, Adam lr {} β1 {}; {} iterations, snapshot every {} into {}",
+        m.nz,
+        m.ngf,
+        m.channels,
+        m.image_size,
+        m.image_size,
+        m.ndf,
+        t.config.batch,
+        t.config.d_steps,
+        t.config.lr,
+        t.config.beta1,
+        t.config.iters,
+        t.config.every,
+        t.config.out.display()
+    );
+    if !t.class_names.is_empty() {
+        println!(
+            "conditional on {} classes ({}): G joins label_embed(y) to the noise, D is a projection discriminator; grids have one row per class",
+            t.class_names.len(),
+            t.class_names.join(", ")
+        );
+    }
 }
 
 /// The real images: an image folder, or the built-in shapes; says which.

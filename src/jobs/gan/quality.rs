@@ -136,7 +136,7 @@ pub fn per_class_accuracy(probs: &[f32], labels: &[u32], classes: usize) -> (Vec
 pub fn train_classifier(ctx: &Context, data: &mut GanData, steps: usize, seed: u64) -> Result<FeatureClassifier> {
     let classes = data.classes().len();
     let (size, channels) = data.dims();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5C0_4E5);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5C04E5);
     let model = FeatureClassifier::new(ctx, size, channels, classes, &mut rng)?;
     let mut opt = Adam::new(2e-3);
     let batch = 64;

@@ -232,7 +232,7 @@ pub fn snapshot_scored(t: &GanTrainer, classifier: Option<&ShapeClassifier>, sco
     let scores = match scorer {
         None => None,
         Some(sc) => {
-            let s = sc.score(t, t.config.seed ^ 0x5C0_4E ^ t.iteration)?;
+            let s = sc.score(t, t.config.seed ^ 0x5C04E ^ t.iteration)?;
             let csv = if classifier.is_some() { out.join("scores.csv") } else { files.quality.clone() };
             super::quality::record(&s, &csv, &out.join("quality.png"))?;
             Some(s)
