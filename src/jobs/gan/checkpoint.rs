@@ -104,8 +104,11 @@ pub async fn to_bytes(trainer: &GanTrainer) -> Result<Vec<u8>> {
     safetensors::to_bytes(Path::new("kairo-gan.safetensors"), &refs(&named), &meta_refs).await
 }
 
+/// A checkpoint's named tensors and metadata strings.
+type Contents = (Vec<(String, Tensor)>, Vec<(&'static str, String)>);
+
 /// Every tensor and metadata string of a trainer's checkpoint.
-fn contents(t: &GanTrainer) -> Result<(Vec<(String, Tensor)>, Vec<(&'static str, String)>)> {
+fn contents(t: &GanTrainer) -> Result<Contents> {
     let mut named = prefixed("netG.", generator_state(&t.generator));
     named.extend(prefixed("netD.", discriminator_state(t)));
     named.extend(prefixed("optimG.", t.opt_g.state()?));
