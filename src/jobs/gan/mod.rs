@@ -4,7 +4,8 @@
 //! `checkpoint.rs` the run's whole state in one file, `report.rs` sample
 //! grids, the loss curve, snapshots and the loop that makes them (progress
 //! through callbacks), `conditional.rs` sampling by class,
-//! `judge.rs` the shape classifier that scores samples
+//! `quality.rs` the Fréchet distance and per-class accuracy in the features
+//! of a classifier trained on the data, `judge.rs` the shape classifier that scores samples
 //! on the built-in data; the nets themselves are [`crate::nn::dcgan`]. It
 //! may import `crate::jobs::{step, plot}`, `crate::io`, `crate::data` and
 //! the layers below; only the CLI, tests, benchmarks and embedding

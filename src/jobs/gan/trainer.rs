@@ -16,7 +16,10 @@
 //! submit and one small readback of the four logged numbers.
 //!
 //! Noise and real batches of iteration i come from a generator seeded by
-//! (seed, i), so a resumed run continues exactly as an unbroken one.
+//! (seed, i), so a resumed run continues exactly as an unbroken one. A
+//! conditional run (`GanConfig::conditional`) draws from the same
+//! generator the real images' labels and uniformly drawn classes for the
+//! fakes, which G and D both see ([`crate::nn::dcgan`]'s conditional pair).
 
 use std::path::PathBuf;
 
