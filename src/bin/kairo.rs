@@ -301,7 +301,7 @@ struct GanArgs {
     /// Continue from OUT/checkpoint.safetensors.
     #[arg(long)]
     resume: bool,
-    /// Do not judge samples of the built-in shapes (skips training or loading the cached shape classifier).
+    /// Do not score samples (skips the shape judge on the built-in shapes, and the Fréchet-distance classifier on labelled --data).
     #[arg(long)]
     no_judge: bool,
     /// Seed of the initialisation, the noise and the built-in shapes.
