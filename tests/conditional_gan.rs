@@ -300,3 +300,25 @@ fn conditional_fashion_mnist_beats_chance_and_the_untrained_generator() {
     assert!(real_vs_real < trained.frechet, "real vs real {real_vs_real} not below the trained generator's {}", trained.frechet);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn conditional_runs_need_labelled_data() {
+    let c = common::ctx();
+    let dir = temp_dir("unlabelled");
+    for i in 0..3u8 {
+        image::RgbImage::from_pixel(8, 8, image::Rgb([i * 80, 0, 0])).save(dir.join(format!("{i}.png"))).unwrap();
+    }
+    let data = GanData::Folder(ImageFolder::open(&dir, 32, 1).unwrap());
+    assert!(data.classes().is_empty());
+    let cfg = GanConfig {
+        model: DcganConfig { image_size: 32, channels: 1, nz: 8, ngf: 4, ndf: 4 },
+        batch: 4,
+        grid: 4,
+        out: dir.join("out"),
+        conditional: true,
+        ..Default::default()
+    };
+    let e = GanTrainer::new(&c, cfg, data).err().expect("an unlabelled folder is refused").to_string();
+    assert!(e.contains("--conditional needs labelled data"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
