@@ -250,9 +250,12 @@ enum SampleJob {
         /// The image to write (.png or .jpg/.jpeg).
         #[arg(long, default_value = "grid.png")]
         out: PathBuf,
-        /// Number of samples.
+        /// Number of samples (of a conditional checkpoint without --class: about n, one row per class).
         #[arg(long, default_value_t = 64)]
         n: usize,
+        /// A conditional checkpoint's class, by number or name (default: a class grid, one row per class).
+        #[arg(long)]
+        class: Option<String>,
         /// Seeds the noise.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -304,7 +307,7 @@ struct GanArgs {
     /// Continue from OUT/checkpoint.safetensors.
     #[arg(long)]
     resume: bool,
-    /// Do not judge samples of the built-in shapes (skips training or loading the cached shape classifier).
+    /// Do not score samples (skips the shape judge on the built-in shapes, and the Fréchet-distance classifier on labelled --data).
     #[arg(long)]
     no_judge: bool,
     /// Seed of the initialisation, the noise and the built-in shapes.
@@ -316,6 +319,9 @@ struct GanArgs {
     /// Batch norm's statistics in training: `batch` (per rank when distributed) or `running`.
     #[arg(long, default_value = "batch", value_parser = ["batch", "running"])]
     batch_norm: String,
+    /// Class-conditional DCGAN (label embedded into G's input, projection D); needs labelled data.
+    #[arg(long)]
+    conditional: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -447,6 +453,7 @@ fn run(cli: Cli) -> Result<()> {
                     real_label: a.real_label,
                     seed: a.seed,
                     out: a.out,
+                    conditional: a.conditional,
                     ..Default::default()
                 };
                 let run = gan_cli::GanRun {
@@ -468,7 +475,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval { job: EvalJob::Seq { checkpoint, data, batch, seq_len } } => seq_cli::eval(&checkpoint, &data, batch, seq_len),
         Command::Transcribe { checkpoint, beam, wav } => speech_cli::transcribe(&checkpoint, beam.unwrap_or(0), &wav),
-        Command::Sample { job: SampleJob::Gan { checkpoint, out, n, seed } } => gan_cli::sample(&checkpoint, &out, n, seed),
+        Command::Sample { job: SampleJob::Gan { checkpoint, out, n, class, seed } } => {
+            gan_cli::sample(&checkpoint, &out, n, class.as_deref(), seed)
+        }
         Command::Demo => demo(),
         Command::ServeWeb { dir, addr, report_to } => serve_web(&dir, &addr, report_to.as_deref()),
     }

@@ -87,7 +87,7 @@ pub fn shard(n: usize, rank: usize, size: usize) -> Range<usize> {
 impl Share {
     /// This share's rows of a batch of `self.global` rows stored one after
     /// another (`data.len()` = global × row length).
-    pub fn rows<'a>(&self, data: &'a [f32]) -> &'a [f32] {
+    pub fn rows<'a, T>(&self, data: &'a [T]) -> &'a [T] {
         let row = data.len() / self.global.max(1);
         &data[self.items.start * row..self.items.end * row]
     }

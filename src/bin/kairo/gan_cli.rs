@@ -10,7 +10,9 @@ use rand::SeedableRng;
 use kairo::data::images::{Background, ImageFolder};
 use kairo::data::shapes::{Shapes, CLASS_NAMES};
 use kairo::jobs::gan::judge::{cache_dir, cache_file, classifier_for, JudgeSettings, ShapeClassifier};
-use kairo::jobs::gan::report::{self as gan_report, render_grid, RunFiles};
+use kairo::jobs::gan::quality::{train_classifier as train_scoring_classifier, Scorer};
+use kairo::jobs::gan::conditional::{class_grid, resolve_class, sample_class};
+use kairo::jobs::gan::report::{self as gan_report, render_grid_cols, RunFiles};
 use kairo::jobs::gan::{checkpoint, generate, uniform_noise, GanConfig, GanData, GanTrainer};
 use kairo::{Context, Error, Result, Tensor};
 
@@ -67,12 +69,15 @@ fn train_ranks(cfg: GanConfig, run: &GanRun, ranks: Option<&Ranks>) -> Result<()
             )));
         }
     }
-    let source = open_source(&cfg, data, run.background, quiet)?;
+    let mut source = open_source(&cfg, data, run.background, quiet)?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::Io {
         path: cfg.out.display().to_string(),
         source: e,
     })?;
-    let classifier = if run.no_judge || quiet { None } else { quality_judge(&ctx, &cfg, &source)? };
+    let (classifier, scorer) = match run.no_judge || quiet {
+        true => (None, None),
+        false => (quality_judge(&ctx, &cfg, &source)?, quality_scorer(&ctx, &cfg, &mut source)?),
+    };
     let mut t = GanTrainer::new(&ctx, cfg, source)?;
     if resume {
         checkpoint::load(&mut t, &files.checkpoint)?;
@@ -94,33 +99,12 @@ fn train_ranks(cfg: GanConfig, run: &GanRun, ranks: Option<&Ranks>) -> Result<()
         }
         return Ok(());
     }
-    describe_run(&t);
-    run_and_report(&mut t, &files, classifier.as_ref(), resume, ranks)
-}
-
-/// The run's one-paragraph description.
-fn describe_run(t: &GanTrainer) {
-    let m = t.config.model;
-    println!(
-        "DCGAN: noise {} → G (ngf {}) → {}×{}×{}; D (ndf {}); batch {}, {} D step(s) per G step, Adam lr {} β1 {}; {} iterations, snapshot every {} into {}",
-        m.nz,
-        m.ngf,
-        m.channels,
-        m.image_size,
-        m.image_size,
-        m.ndf,
-        t.config.batch,
-        t.config.d_steps,
-        t.config.lr,
-        t.config.beta1,
-        t.config.iters,
-        t.config.every,
-        t.config.out.display()
-    );
+    describe(&t);
+    run_and_report(&mut t, &files, (classifier.as_ref(), scorer.as_ref()), resume, ranks)
 }
 
 /// Rank 0's (or the only process's) training loop: progress bar, snapshots, summary.
-fn run_and_report(t: &mut GanTrainer, files: &RunFiles, classifier: Option<&ShapeClassifier>, resume: bool, ranks: Option<&Ranks>) -> Result<()> {
+fn run_and_report(t: &mut GanTrainer, files: &RunFiles, (classifier, scorer): (Option<&ShapeClassifier>, Option<&Scorer>), resume: bool, ranks: Option<&Ranks>) -> Result<()> {
     let bar = indicatif::ProgressBar::new(t.config.iters);
     bar.set_position(t.iteration);
     bar.set_style(
@@ -135,9 +119,10 @@ fn run_and_report(t: &mut GanTrainer, files: &RunFiles, classifier: Option<&Shap
     let first = t.iteration;
     // The last checkpoint this run can vouch for: the resumed one, then each snapshot's.
     let mut last_good = resume.then_some(t.iteration);
-    let result = gan_report::run(
+    let result = gan_report::run_scored(
         t,
         classifier,
+        scorer,
         |i, s| {
             let rate =
                 (i - first) as f64 * images_per_iter / start.elapsed().as_secs_f64().max(1e-9);
@@ -149,10 +134,13 @@ fn run_and_report(t: &mut GanTrainer, files: &RunFiles, classifier: Option<&Shap
         },
         |snap| {
             last_good = Some(snap.iteration);
-            let quality = match &snap.judgement {
+            let mut quality = match &snap.judgement {
                 Some(j) => format!("; {j}"),
                 None => String::new(),
             };
+            if let Some(s) = &snap.scores {
+                quality.push_str(&format!("; {s}"));
+            }
             bar.suspend(|| {
                 println!(
                     "iteration {:>6} ({:.0} s): wrote {}{quality}",
@@ -189,6 +177,34 @@ fn run_and_report(t: &mut GanTrainer, files: &RunFiles, classifier: Option<&Shap
         println!("{} ranks: {per:.3} s per iteration, {:.2} MB of gradients all-reduced per iteration", r.comm.size(), bytes / 1e6);
     }
     Ok(())
+}
+
+/// The run's model, schedule and conditioning, in a line or two.
+fn describe(t: &GanTrainer) {
+    let m = t.config.model;
+    println!(
+        "DCGAN: noise {} → G (ngf {}) → {}×{}×{}; D (ndf {}); batch {}, {} D step(s) per G step, Adam lr {} β1 {}; {} iterations, snapshot every {} into {}",
+        m.nz,
+        m.ngf,
+        m.channels,
+        m.image_size,
+        m.image_size,
+        m.ndf,
+        t.config.batch,
+        t.config.d_steps,
+        t.config.lr,
+        t.config.beta1,
+        t.config.iters,
+        t.config.every,
+        t.config.out.display()
+    );
+    if !t.class_names.is_empty() {
+        println!(
+            "conditional on {} classes ({}): G joins label_embed(y) to the noise, D is a projection discriminator; grids have one row per class",
+            t.class_names.len(),
+            t.class_names.join(", ")
+        );
+    }
 }
 
 /// The real images: an image folder, or the built-in shapes; says which.
@@ -277,6 +293,33 @@ fn quality_judge(
     Ok(Some(c))
 }
 
+/// Steps of the scoring classifier on labelled folder data.
+const SCORER_STEPS: usize = 400;
+/// Real images the scorer's Gaussian is fitted to, and samples per score.
+const SCORER_IMAGES: usize = 1000;
+
+/// On labelled folder data (IDX, class subfolders): a classifier trained
+/// here whose features score samples by a Fréchet distance (and a
+/// conditional run's samples by its accuracy), at every snapshot.
+fn quality_scorer(ctx: &Context, cfg: &GanConfig, source: &mut GanData) -> Result<Option<Scorer>> {
+    if matches!(source, GanData::Shapes(_)) || source.classes().len() < 2 {
+        return Ok(None);
+    }
+    let start = Instant::now();
+    println!("quality: training a {}-class scoring classifier ({SCORER_STEPS} steps of 64; --no-judge skips it)", source.classes().len());
+    let c = train_scoring_classifier(ctx, source, SCORER_STEPS, cfg.seed)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ 0xF1D);
+    let (real, labels) = source.labelled_batch(SCORER_IMAGES, &mut rng)?;
+    let acc = c.accuracy(ctx, &real, &labels)?;
+    let scorer = Scorer::new(ctx, c, &real, SCORER_IMAGES)?;
+    println!(
+        "quality: classifier trained in {:.0} s ({:.1}% on {SCORER_IMAGES} training-set images); Fréchet distances are in its 64 features, not Inception FID",
+        start.elapsed().as_secs_f64(),
+        acc * 100.0
+    );
+    Ok(Some(scorer))
+}
+
 /// Says which checkpoint, if any, is the last good one of a diverged run.
 fn explain_divergence(files: &RunFiles, last_good: Option<u64>) {
     match last_good {
@@ -288,32 +331,34 @@ fn explain_divergence(files: &RunFiles, last_good: Option<u64>) {
         }
 }
 
-/// Writes a grid of `n` samples of the generator in `checkpoint` to `out`.
-pub fn sample(checkpoint: &Path, out: &Path, n: usize, seed: u64) -> Result<()> {
+/// Writes a grid of `n` samples of the generator in `checkpoint` to `out`:
+/// of one class with `class`, a class grid (one row per class) for a
+/// conditional checkpoint without it.
+pub fn sample(checkpoint: &Path, out: &Path, n: usize, class: Option<&str>, seed: u64) -> Result<()> {
     if n < 2 {
         return Err(Error::InvalidArgument(format!(
             "sample: n must be at least 2 (batch norm), got {n}"
         )));
     }
     let ctx = Context::new()?;
-    let g = checkpoint::load_generator(&ctx, checkpoint)?;
+    let (g, names) = checkpoint::load_labelled_generator(&ctx, checkpoint)?;
+    let label = class.map(|c| resolve_class(&names, c)).transpose()?;
     let m = g.config;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let noise = Tensor::from_slice(&ctx, &uniform_noise(n, m.nz, &mut rng), &[n, m.nz])?;
-    let images = generate(&g, &noise)?;
-    render_grid(
-        &images,
-        m.channels,
-        m.image_size,
-        if m.image_size <= 32 { 2 } else { 1 },
-        out,
-    )?;
-    println!(
-        "wrote {} ({n} samples, {}×{}×{})",
-        out.display(),
-        m.channels,
-        m.image_size,
-        m.image_size
-    );
+    let scale = if m.image_size <= 32 { 2 } else { 1 };
+    let (images, cols, what) = match (label, names.len()) {
+        (Some(l), _) => (sample_class(&ctx, &g, n, l, &mut rng)?, None, format!("{n} samples of class {l} ({})", names[l as usize])),
+        (None, 0) => {
+            let noise = Tensor::from_slice(&ctx, &uniform_noise(n, m.nz, &mut rng), &[n, m.nz])?;
+            (generate(&g, &noise)?, None, format!("{n} samples"))
+        }
+        (None, k) => {
+            let per_row = (n / k).max(1);
+            let what = format!("class grid, {per_row} a row: {}", names.join(", "));
+            (class_grid(&ctx, &g, per_row, &mut rng)?, Some(per_row), what)
+        }
+    };
+    render_grid_cols(&images, m.channels, m.image_size, scale, cols, out)?;
+    println!("wrote {} ({what}, {}×{}×{})", out.display(), m.channels, m.image_size, m.image_size);
     Ok(())
 }

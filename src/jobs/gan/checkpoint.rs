@@ -3,7 +3,11 @@
 //! (`netG.main.0.weight`, `netG.main.1.running_mean`), both Adam states
 //! under `optimG.` / `optimD.`, the fixed sample noise, and the history of
 //! logged numbers (iterations, 4); metadata holds the iteration count, the
-//! step counts, the model sizes and the seed.
+//! step counts, the model sizes and the seed. A conditional run adds
+//! `netG.label_embed.weight` / `netD.label_embed.weight` and the metadata
+//! `conditional` ("true"), `classes` (the count) and `class_names` (a JSON
+//! list); a checkpoint without them is unconditional, as those written
+//! before conditioning existed.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -66,6 +70,26 @@ pub fn config_from_meta(path: &Path, meta: &HashMap<String, String>) -> Result<D
     })
 }
 
+/// The class names of a conditional checkpoint (label order); empty for
+/// an unconditional one (no `conditional` key, or "false").
+pub fn classes_from_meta(path: &Path, meta: &HashMap<String, String>) -> Result<Vec<String>> {
+    if meta.get("conditional").map(String::as_str) != Some("true") {
+        return Ok(Vec::new());
+    }
+    let k: usize = meta
+        .get("classes")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| Error::checkpoint(path, "conditional, but metadata `classes` missing or not a number"))?;
+    let names: Vec<String> = match meta.get("class_names") {
+        Some(j) => serde_json::from_str(j).map_err(|e| Error::checkpoint(path, format!("metadata `class_names` is not a JSON list of strings: {e}")))?,
+        None => (0..k).map(|c| c.to_string()).collect(),
+    };
+    if names.len() != k || k < 2 {
+        return Err(Error::checkpoint(path, format!("metadata says {k} classes but names {} (at least 2 needed)", names.len())));
+    }
+    Ok(names)
+}
+
 /// Saves the trainer's whole state to `path` (tmp + rename).
 pub fn save(trainer: &GanTrainer, path: &Path) -> Result<()> {
     let (named, meta) = contents(trainer)?;
@@ -100,6 +124,11 @@ fn contents(t: &GanTrainer) -> Result<Contents> {
     meta.push(("optimG.step_count", t.opt_g.step_count().to_string()));
     meta.push(("optimD.step_count", t.opt_d.step_count().to_string()));
     meta.push(("seed", t.config.seed.to_string()));
+    if t.config.conditional {
+        meta.push(("conditional", "true".into()));
+        meta.push(("classes", t.class_names.len().to_string()));
+        meta.push(("class_names", serde_json::to_string(&t.class_names).expect("strings serialise")));
+    }
     Ok((named, meta))
 }
 
@@ -153,6 +182,14 @@ pub fn load(trainer: &mut GanTrainer, path: &Path) -> Result<()> {
         return Err(Error::checkpoint(
             path,
             format!("written for {have:?}, but this run is configured for {want:?}"),
+        ));
+    }
+    let classes = classes_from_meta(path, &ckpt.metadata)?;
+    if classes.len() != trainer.class_names.len() {
+        let say = |k: usize| if k == 0 { "unconditional".to_string() } else { format!("conditional on {k} classes") };
+        return Err(Error::checkpoint(
+            path,
+            format!("written {}, but this run is {}", say(classes.len()), say(trainer.class_names.len())),
         ));
     }
     let iteration: u64 = ckpt
@@ -209,12 +246,28 @@ pub fn load_generator(ctx: &Context, path: &Path) -> Result<Generator> {
 /// [`load_generator`] from a file's bytes already in memory (a browser's
 /// file picker); `path` names them in errors.
 pub fn generator_from_bytes(ctx: &Context, path: &Path, bytes: &[u8]) -> Result<Generator> {
+    Ok(labelled_generator_from_bytes(ctx, path, bytes)?.0)
+}
+
+/// A generator and its class names (empty when unconditional) from a
+/// checkpoint, for sampling by class.
+pub fn load_labelled_generator(ctx: &Context, path: &Path) -> Result<(Generator, Vec<String>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })?;
+    labelled_generator_from_bytes(ctx, path, &bytes)
+}
+
+fn labelled_generator_from_bytes(ctx: &Context, path: &Path, bytes: &[u8]) -> Result<(Generator, Vec<String>)> {
     let ckpt = safetensors::load_from(ctx, path, bytes)?;
     let config = config_from_meta(path, &ckpt.metadata)?;
+    let classes = classes_from_meta(path, &ckpt.metadata)?;
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
-    let g = Generator::new(ctx, config, &mut rng)?;
+    let g = if classes.is_empty() {
+        Generator::new(ctx, config, &mut rng)?
+    } else {
+        Generator::conditional(ctx, config, classes.len(), &mut rng)?
+    };
     load_parameters_from(path, bytes, Scope::prefix("netG."), &refs(&generator_state(&g)))?;
-    Ok(g)
+    Ok((g, classes))
 }
 
 /// With `--resume`: the run's checkpoint at `path` exists, reads, was

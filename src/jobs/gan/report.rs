@@ -6,6 +6,7 @@ use crate::io::lock::OutputLock;
 use std::path::{Path, PathBuf};
 
 use super::judge::{judge, Judgement, ShapeClassifier};
+use super::quality::{Scorer, Scores};
 use super::trainer::{GanTrainer, IterStats};
 use crate::jobs::plot::{render_plot, Curve, PlotStyle};
 use crate::error::{Error, Result};
@@ -19,11 +20,22 @@ pub fn render_grid(
     scale: usize,
     path: &Path,
 ) -> Result<()> {
-    crate::io::atomic::write_png(path, &grid_image(images, channels, size, scale)?)
+    render_grid_cols(images, channels, size, scale, None, path)
+}
+
+/// [`render_grid`] with `cols` images a row (a class grid: one row per
+/// class), or square-ish when None.
+pub fn render_grid_cols(images: &[f32], channels: usize, size: usize, scale: usize, cols: Option<usize>, path: &Path) -> Result<()> {
+    crate::io::atomic::write_png(path, &grid_image_cols(images, channels, size, scale, cols)?)
 }
 
 /// The grid [`render_grid`] draws, as an image (a page shows it on a canvas).
 pub fn grid_image(images: &[f32], channels: usize, size: usize, scale: usize) -> Result<image::RgbImage> {
+    grid_image_cols(images, channels, size, scale, None)
+}
+
+/// [`grid_image`] with `cols` images a row, or square-ish when None.
+pub fn grid_image_cols(images: &[f32], channels: usize, size: usize, scale: usize, cols: Option<usize>) -> Result<image::RgbImage> {
     let per = channels * size * size;
     if per == 0 || images.is_empty() || !images.len().is_multiple_of(per) || scale == 0 {
         return Err(Error::InvalidArgument(format!(
@@ -32,7 +44,7 @@ pub fn grid_image(images: &[f32], channels: usize, size: usize, scale: usize) ->
         )));
     }
     let n = images.len() / per;
-    let cols = (n as f64).sqrt().ceil() as usize;
+    let cols = cols.unwrap_or((n as f64).sqrt().ceil() as usize).clamp(1, n);
     let rows = n.div_ceil(cols);
     let (pad, cell) = (2usize, size * scale);
     let (w, h) = (cols * (cell + pad) + pad, rows * (cell + pad) + pad);
@@ -155,6 +167,8 @@ pub struct Snapshot {
     pub iteration: u64,
     pub grid: PathBuf,
     pub judgement: Option<Judgement>,
+    /// Fréchet distance (and a conditional run's accuracy) when a scorer is given.
+    pub scores: Option<Scores>,
 }
 
 /// Samples judged per snapshot.
@@ -164,6 +178,14 @@ pub const JUDGED_SAMPLES: usize = 200;
 /// trainer's current state, and judges fresh samples if a classifier is
 /// given (appending a line to quality.csv).
 pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<Snapshot> {
+    snapshot_scored(t, classifier, None)
+}
+
+/// [`snapshot`], and with a scorer the Fréchet distance (and a
+/// conditional run's accuracy per class) of fresh samples, appended to
+/// quality.csv (scores.csv when a shape judge has quality.csv) and
+/// plotted in quality.png.
+pub fn snapshot_scored(t: &GanTrainer, classifier: Option<&ShapeClassifier>, scorer: Option<&Scorer>) -> Result<Snapshot> {
     let out = &t.config.out;
     std::fs::create_dir_all(out).map_err(|e| Error::Io {
         path: out.display().to_string(),
@@ -173,13 +195,8 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
     let m = t.config.model;
     let grid = RunFiles::grid(out, t.iteration);
     let scale = if m.image_size <= 32 { 2 } else { 1 };
-    render_grid(
-        &t.generate(&t.fixed_noise)?,
-        m.channels,
-        m.image_size,
-        scale,
-        &grid,
-    )?;
+    let cols = (!t.class_names.is_empty()).then(|| t.fixed_noise.shape()[0] / t.class_names.len());
+    render_grid_cols(&t.generate_grid()?, m.channels, m.image_size, scale, cols, &grid)?;
     if t.history.len() >= 2 {
         render_loss_curve(&t.history, &files.loss_curve)?;
     }
@@ -212,10 +229,20 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
             Some(j)
         }
     };
+    let scores = match scorer {
+        None => None,
+        Some(sc) => {
+            let s = sc.score(t, t.config.seed ^ 0x5C04E ^ t.iteration)?;
+            let csv = if classifier.is_some() { out.join("scores.csv") } else { files.quality.clone() };
+            super::quality::record(&s, &csv, &out.join("quality.png"))?;
+            Some(s)
+        }
+    };
     Ok(Snapshot {
         iteration: t.iteration,
         grid,
         judgement,
+        scores,
     })
 }
 
@@ -227,6 +254,17 @@ pub fn snapshot(t: &GanTrainer, classifier: Option<&ShapeClassifier>) -> Result<
 pub fn run(
     t: &mut GanTrainer,
     classifier: Option<&ShapeClassifier>,
+    on_iter: impl FnMut(u64, &IterStats),
+    on_snapshot: impl FnMut(&Snapshot),
+) -> Result<()> {
+    run_scored(t, classifier, None, on_iter, on_snapshot)
+}
+
+/// [`run`] with a scorer at each snapshot ([`snapshot_scored`]).
+pub fn run_scored(
+    t: &mut GanTrainer,
+    classifier: Option<&ShapeClassifier>,
+    scorer: Option<&Scorer>,
     mut on_iter: impl FnMut(u64, &IterStats),
     mut on_snapshot: impl FnMut(&Snapshot),
 ) -> Result<()> {
@@ -236,7 +274,7 @@ pub fn run(
         let stats = t.step()?;
         on_iter(t.iteration, &stats);
         if t.snapshot_due(t.iteration) {
-            on_snapshot(&snapshot(t, classifier)?);
+            on_snapshot(&snapshot_scored(t, classifier, scorer)?);
         }
     }
     Ok(())

@@ -16,7 +16,10 @@
 //! submit and one small readback of the four logged numbers.
 //!
 //! Noise and real batches of iteration i come from a generator seeded by
-//! (seed, i), so a resumed run continues exactly as an unbroken one.
+//! (seed, i), so a resumed run continues exactly as an unbroken one. A
+//! conditional run (`GanConfig::conditional`) draws from the same
+//! generator the real images' labels and uniformly drawn classes for the
+//! fakes, which G and D both see ([`crate::nn::dcgan`]'s conditional pair).
 
 use std::path::PathBuf;
 
@@ -25,9 +28,9 @@ use rand::{Rng, SeedableRng};
 use crate::data::images::ImageFolder;
 use crate::data::shapes::Shapes;
 use crate::error::{Error, Result};
-use crate::dist::{self, GradReducer};
+use crate::dist::{self, GradReducer, Share};
 use crate::jobs::step::{parameter_sum_of_squares, read_checked, read_checked_async, record_update_with};
-use crate::nn::dcgan::{set_frozen, DcganConfig, Discriminator, Generator};
+use crate::nn::dcgan::{label_tensor, set_frozen, DcganConfig, Discriminator, Generator};
 use crate::nn::loss::{binary_cross_entropy_with_logits as bce, Reduction};
 use crate::nn::Module;
 use crate::ops::{self, BinaryOp, UnaryOp};
@@ -49,6 +52,25 @@ impl GanData {
             // A random window of the endless set: fresh images every step.
             GanData::Shapes(s) => Ok(s.batch(rng.random_range(0..1u64 << 40), n).0),
             GanData::Folder(f) => f.random_batch(n, rng),
+        }
+    }
+
+    /// `n` real images and their classes (a conditional run's D step).
+    pub fn labelled_batch(&mut self, n: usize, rng: &mut impl Rng) -> Result<(Vec<f32>, Vec<u32>)> {
+        match self {
+            GanData::Shapes(s) => {
+                let (x, y) = s.batch(rng.random_range(0..1u64 << 40), n);
+                Ok((x, y.into_iter().map(|l| l as u32).collect()))
+            }
+            GanData::Folder(f) => f.random_labelled_batch(n, rng),
+        }
+    }
+
+    /// Class names in label order; empty for images without labels.
+    pub fn classes(&self) -> Vec<String> {
+        match self {
+            GanData::Shapes(_) => crate::data::shapes::CLASS_NAMES.iter().map(|c| c.to_string()).collect(),
+            GanData::Folder(f) => f.classes().to_vec(),
         }
     }
 
@@ -87,8 +109,11 @@ pub struct GanConfig {
     pub seed: u64,
     /// Output folder for grids, curves, checkpoints.
     pub out: PathBuf,
-    /// Images in the fixed-noise sample grid.
+    /// Images in the fixed-noise sample grid (a conditional run draws
+    /// grid / classes per class, at least one, one row per class).
     pub grid: usize,
+    /// Class-conditional G and projection D (needs labelled data).
+    pub conditional: bool,
 }
 
 impl Default for GanConfig {
@@ -111,6 +136,7 @@ impl Default for GanConfig {
             seed: 1,
             out: PathBuf::from("gan-out"),
             grid: 64,
+            conditional: false,
         }
     }
 }
@@ -140,6 +166,10 @@ pub struct GanTrainer {
     pub data: GanData,
     /// (grid, nz) uniform noise in [-1, 1], fixed for the whole run.
     pub fixed_noise: Tensor,
+    /// A conditional run's labels of the fixed noise (row r is class r).
+    pub fixed_labels: Option<Tensor>,
+    /// A conditional run's class names in label order (empty otherwise).
+    pub class_names: Vec<String>,
     /// Iterations done.
     pub iteration: u64,
     /// One entry per iteration done.
@@ -190,13 +220,22 @@ impl GanTrainer {
             )));
         }
         let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
-        let generator = Generator::new(ctx, m, &mut rng)?;
-        let discriminator = Discriminator::new(ctx, m, &mut rng)?;
-        let fixed_noise = Tensor::from_slice(
-            ctx,
-            &uniform_noise(config.grid, m.nz, &mut rng),
-            &[config.grid, m.nz],
-        )?;
+        let class_names = if config.conditional { conditional_classes(&data)? } else { Vec::new() };
+        let k = class_names.len();
+        let (generator, discriminator) = if config.conditional {
+            (Generator::conditional(ctx, m, k, &mut rng)?, Discriminator::conditional(ctx, m, k, &mut rng)?)
+        } else {
+            (Generator::new(ctx, m, &mut rng)?, Discriminator::new(ctx, m, &mut rng)?)
+        };
+        let grid = if config.conditional { class_grid_len(config.grid, k) } else { config.grid };
+        let fixed_noise = Tensor::from_slice(ctx, &uniform_noise(grid, m.nz, &mut rng), &[grid, m.nz])?;
+        let fixed_labels = if config.conditional {
+            let per_row = grid / k;
+            let rows: Vec<u32> = (0..grid).map(|i| (i / per_row) as u32).collect();
+            Some(label_tensor(ctx, &rows, k)?)
+        } else {
+            None
+        };
         let adam = || Adam::new(config.lr).betas(config.beta1, 0.999);
         let (opt_g, opt_d) = (adam(), adam());
         let ones = Var::constant(Tensor::full(ctx, &[config.batch], 1.0)?);
@@ -211,6 +250,8 @@ impl GanTrainer {
             opt_d,
             data,
             fixed_noise,
+            fixed_labels,
+            class_names,
             iteration: 0,
             history: Vec::new(),
             ones,
@@ -291,27 +332,29 @@ impl GanTrainer {
         let mut d_metrics = None;
         for k in 0..self.config.d_steps {
             let last = k + 1 == self.config.d_steps;
-            let real = Var::constant(Tensor::from_slice(
-                &self.ctx,
-                &rows(self.data.batch(b, &mut rng)?),
-                &[n, c, s, s],
-            )?);
+            let (real, real_y) = real_batch(&mut self.data, self.config.conditional, b, &mut rng)?;
+            let real = Var::constant(Tensor::from_slice(&self.ctx, &rows(real), &[n, c, s, s])?);
+            let real_y = self.label_rows(real_y, share.as_ref())?;
             let z = Var::constant(Tensor::from_slice(
                 &self.ctx,
                 &rows(uniform_noise(b, nz, &mut rng)),
                 &[n, nz],
             )?);
+            // A conditional run's fakes are of uniformly drawn classes.
+            let fake_y = self.fake_labels(b, &mut rng);
+            let fake_y = self.label_rows(fake_y, share.as_ref())?;
+            let (gen, fy) = (&self.generator, fake_y.as_ref());
             // Only the last D step's fakes feed G's update: keep their tape.
             let g_out = if last {
-                self.generator.forward(&z)?
+                gen.forward_labelled(&z, fy)?
             } else {
-                no_grad(|| self.generator.forward(&z))?
+                no_grad(|| gen.forward_labelled(&z, fy))?
             };
             // D sees the fakes as constants: its loss has no path back to
             // G, which is how G stays frozen during D's update.
             let detached = Var::constant(g_out.value().clone());
-            let d_real = self.discriminator.forward(&real)?;
-            let d_fake = self.discriminator.forward(&detached)?;
+            let d_real = self.discriminator.forward_labelled(&real, real_y.as_ref())?;
+            let d_fake = self.discriminator.forward_labelled(&detached, fy)?;
             let loss_d = autograd::binary(
                 &bce(&d_real, &self.real_targets, Reduction::Mean)?,
                 &bce(&d_fake, &self.zeros, Reduction::Mean)?,
@@ -324,7 +367,7 @@ impl GanTrainer {
                     mean_sigmoid(d_real.value())?,
                     mean_sigmoid(d_fake.value())?,
                 ));
-                fake = Some(g_out);
+                fake = Some((g_out, fake_y));
             }
         }
         let (fake, (loss_d, d_x, d_g_z)) = (
@@ -333,7 +376,7 @@ impl GanTrainer {
         );
         set_frozen(&self.discriminator, true)?;
         let loss_g = bce(
-            &self.discriminator.forward(&fake)?,
+            &self.discriminator.forward_labelled(&fake.0, fake.1.as_ref())?,
             &self.ones,
             Reduction::Mean,
         )?;
@@ -351,6 +394,20 @@ impl GanTrainer {
         Ok((done, read, weight))
     }
 
+    /// `n` uniformly drawn classes in a conditional run.
+    fn fake_labels(&self, n: usize, rng: &mut impl Rng) -> Option<Vec<u32>> {
+        let k = self.class_names.len() as u32;
+        (k > 0).then(|| (0..n).map(|_| rng.random_range(0..k)).collect())
+    }
+
+    /// A conditional run's labels as a tensor: this rank's share of them
+    /// in a data-parallel run.
+    fn label_rows(&self, y: Option<Vec<u32>>, share: Option<&Share>) -> Result<Option<Tensor>> {
+        let Some(y) = y else { return Ok(None) };
+        let y = share.map_or(&y[..], |s| s.rows(&y));
+        Ok(Some(label_tensor(&self.ctx, y, self.class_names.len())?))
+    }
+
     /// Counts the iteration whose four logged values `v` came back (the
     /// ranks of a data-parallel run first agree that all are finite and
     /// average them, `weight` being this rank's share).
@@ -366,16 +423,64 @@ impl GanTrainer {
         Ok(stats)
     }
 
+    /// The sample grid's images: G's on the fixed noise (with a
+    /// conditional run's class rows), read back.
+    pub fn generate_grid(&self) -> Result<Vec<f32>> {
+        record_generate_labelled(&self.generator, &self.fixed_noise, self.fixed_labels.as_ref())?.to_vec()
+    }
+
     /// G's images for `noise` (n, nz), batch norm with batch statistics
-    /// as during training, read back (n, C, S, S).
+    /// as during training, read back (n, C, S, S). A conditional run
+    /// gives the classes in turn (image i of class i mod classes).
     pub fn generate(&self, noise: &Tensor) -> Result<Vec<f32>> {
-        generate(&self.generator, noise)
+        self.record_generate(noise)?.to_vec()
     }
 
     /// [`GanTrainer::generate`] as a future.
     pub async fn generate_async(&self, noise: &Tensor) -> Result<Vec<f32>> {
-        record_generate(&self.generator, noise)?.to_vec_async().await
+        self.record_generate(noise)?.to_vec_async().await
     }
+
+    fn record_generate(&self, noise: &Tensor) -> Result<Tensor> {
+        let k = self.generator.classes();
+        let labels = if k > 0 { Some(cycled_labels(&self.ctx, noise.shape()[0], k)?) } else { None };
+        record_generate_labelled(&self.generator, noise, labels.as_ref())
+    }
+}
+
+/// `n` real images, with their labels in a conditional run.
+fn real_batch(data: &mut GanData, conditional: bool, n: usize, rng: &mut impl Rng) -> Result<(Vec<f32>, Option<Vec<u32>>)> {
+    if !conditional {
+        return Ok((data.batch(n, rng)?, None));
+    }
+    let (x, y) = data.labelled_batch(n, rng)?;
+    Ok((x, Some(y)))
+}
+
+/// Labels 0, 1, …, k−1, 0, 1, … (n of them).
+pub fn cycled_labels(ctx: &Context, n: usize, k: usize) -> Result<Tensor> {
+    let y: Vec<u32> = (0..n).map(|i| (i % k) as u32).collect();
+    label_tensor(ctx, &y, k)
+}
+
+/// Images in a conditional run's class grid: `grid / classes` per class
+/// (at least 1), one row per class.
+pub fn class_grid_len(grid: usize, classes: usize) -> usize {
+    (grid / classes).max(1) * classes
+}
+
+/// The classes of a conditional run's data: at least two, or an error
+/// saying what labelled data looks like.
+fn conditional_classes(data: &GanData) -> Result<Vec<String>> {
+    let names = data.classes();
+    if names.len() < 2 {
+        return Err(Error::InvalidArgument(format!(
+            "gan: --conditional needs labelled data with at least 2 classes, found {} (IDX images with their labels file, \
+             or an image folder with one subfolder per class, or the built-in shapes)",
+            names.len()
+        )));
+    }
+    Ok(names)
 }
 
 /// G's images for `noise` (n, nz), read back (n, C, S, S). Batch norm uses
@@ -388,9 +493,19 @@ pub fn generate(generator: &Generator, noise: &Tensor) -> Result<Vec<f32>> {
 /// G's images for `noise`, recorded (n, C, S, S); the running averages
 /// are put back in the same submission, after the forward that read them.
 pub fn record_generate(generator: &Generator, noise: &Tensor) -> Result<Tensor> {
+    record_generate_labelled(generator, noise, None)
+}
+
+/// [`generate`] for a conditional generator: images of `labels` (n,).
+pub fn generate_labelled(generator: &Generator, noise: &Tensor, labels: Option<&Tensor>) -> Result<Vec<f32>> {
+    record_generate_labelled(generator, noise, labels)?.to_vec()
+}
+
+/// [`record_generate`] with labels for a conditional generator.
+pub fn record_generate_labelled(generator: &Generator, noise: &Tensor, labels: Option<&Tensor>) -> Result<Tensor> {
     let saved: Vec<(String, Tensor)> =
         generator.buffers().into_iter().map(|(n, t)| Ok((n, t.deep_clone()?))).collect::<Result<_>>()?;
-    let images = no_grad(|| generator.forward(&Var::constant(noise.clone())))?.value().clone();
+    let images = no_grad(|| generator.forward_labelled(&Var::constant(noise.clone()), labels))?.value().clone();
     for ((_, now), (_, before)) in generator.buffers().iter().zip(&saved) {
         now.deep_copy_from(before)?;
     }
