@@ -433,18 +433,12 @@ impl GanTrainer {
     /// as during training, read back (n, C, S, S). A conditional run
     /// gives the classes in turn (image i of class i mod classes).
     pub fn generate(&self, noise: &Tensor) -> Result<Vec<f32>> {
-        self.record_generate(noise)?.to_vec()
+        generate(&self.generator, noise)
     }
 
     /// [`GanTrainer::generate`] as a future.
     pub async fn generate_async(&self, noise: &Tensor) -> Result<Vec<f32>> {
-        self.record_generate(noise)?.to_vec_async().await
-    }
-
-    fn record_generate(&self, noise: &Tensor) -> Result<Tensor> {
-        let k = self.generator.classes();
-        let labels = if k > 0 { Some(cycled_labels(&self.ctx, noise.shape()[0], k)?) } else { None };
-        record_generate_labelled(&self.generator, noise, labels.as_ref())
+        record_generate(&self.generator, noise)?.to_vec_async().await
     }
 }
 
@@ -485,15 +479,20 @@ fn conditional_classes(data: &GanData) -> Result<Vec<String>> {
 
 /// G's images for `noise` (n, nz), read back (n, C, S, S). Batch norm uses
 /// the batch's statistics, as in training and in the PyTorch example's
-/// sample grids; the running averages are left as they were.
+/// sample grids; the running averages are left as they were. See
+/// [`record_generate`] for a conditional generator.
 pub fn generate(generator: &Generator, noise: &Tensor) -> Result<Vec<f32>> {
     record_generate(generator, noise)?.to_vec()
 }
 
 /// G's images for `noise`, recorded (n, C, S, S); the running averages
 /// are put back in the same submission, after the forward that read them.
+/// A conditional generator gives the classes in turn (image i of class
+/// i mod classes).
 pub fn record_generate(generator: &Generator, noise: &Tensor) -> Result<Tensor> {
-    record_generate_labelled(generator, noise, None)
+    let k = generator.classes();
+    let labels = if k > 0 { Some(cycled_labels(noise.context(), noise.shape()[0], k)?) } else { None };
+    record_generate_labelled(generator, noise, labels.as_ref())
 }
 
 /// [`generate`] for a conditional generator: images of `labels` (n,).
