@@ -38,7 +38,7 @@ fn curves() -> Vec<Curve> {
 fn log_plot_spanning_twenty_decades_has_axes_ticks_and_legend() {
     let dir = out_dir("log");
     let path = dir.join("log.png");
-    let style = PlotStyle { title: "twenty decades".into(), x_label: "step".into(), y_label: "norm".into(), log_y: true };
+    let style = PlotStyle { title: "twenty decades".into(), x_label: "step".into(), y_label: "norm".into(), log_y: true, x: Vec::new() };
     render_plot(&curves(), &style, 640, 400, &path).unwrap();
     let img = image::open(&path).unwrap().to_rgb8();
     assert_eq!(img.dimensions(), (640, 400));
@@ -74,6 +74,28 @@ fn linear_plot_and_the_default_log_plot_are_written_at_their_size() {
     let zeros = vec![Curve { label: "z".into(), color: [0, 0, 0], values: vec![0.0; 5] }];
     assert!(render_log_plot(&zeros, 320, 200, &log).is_err());
     assert!(render_log_plot(&curves(), 100, 60, &log).is_err());
+    if std::env::var_os("KAIRO_PLOT_KEEP").is_none() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn values_are_drawn_at_their_given_x() {
+    // Snapshots at uneven iterations: the lowest point (iteration 1000) sits
+    // two thirds of the way across the x range 500 … 1250, not half way as
+    // it would if the values were spaced by index.
+    let dir = out_dir("x");
+    let path = dir.join("x.png");
+    let style = PlotStyle { x: vec![500.0, 1000.0, 1250.0], x_label: "iteration".into(), ..Default::default() };
+    let c = vec![Curve { label: "distance".into(), color: [214, 39, 40], values: vec![1000.0, 10.0, 100.0] }];
+    render_plot(&c, &style, 640, 400, &path).unwrap();
+    let img = image::open(&path).unwrap().to_rgb8();
+    let red: Vec<(u32, u32)> = img.enumerate_pixels().filter(|p| p.2 .0 == [214, 39, 40]).map(|p| (p.0, p.1)).collect();
+    let (left, right) = (red.iter().map(|p| p.0).min().unwrap(), red.iter().map(|p| p.0).max().unwrap());
+    // The legend's sample line is red too: take the curve's lowest pixel.
+    let lowest = red.iter().max_by_key(|p| p.1).unwrap().0;
+    let at = (lowest - left) as f32 / (right - left) as f32;
+    assert!((at - 2.0 / 3.0).abs() < 0.06, "lowest point at {at:.2} of the width, want 0.67");
     if std::env::var_os("KAIRO_PLOT_KEEP").is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
     }

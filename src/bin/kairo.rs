@@ -581,6 +581,7 @@ fn train_seq(cfg: &SeqConfig, plot: Option<&Path>) -> Result<()> {
             x_label: "step t".into(),
             y_label: "‖∂L/∂x_t‖ (log)".into(),
             log_y: true,
+            ..Default::default()
         };
         plot::render_plot(&curves, &style, 640, 400, path)?;
         println!(

@@ -28,6 +28,9 @@ pub struct PlotStyle {
     pub y_label: String,
     /// A log₁₀ y axis (values ≤ 0 or not finite are skipped) or a linear one.
     pub log_y: bool,
+    /// The x of each value (every curve's i-th value at `x[i]`, increasing),
+    /// such as the iterations of snapshots; empty: 1 … n.
+    pub x: Vec<f64>,
 }
 
 impl Default for PlotStyle {
@@ -37,6 +40,7 @@ impl Default for PlotStyle {
             x_label: "step".into(),
             y_label: "value".into(),
             log_y: true,
+            x: Vec::new(),
         }
     }
 }
@@ -75,7 +79,7 @@ pub fn render_log_plot(curves: &[Curve], width: u32, height: u32, path: &Path) -
     render_plot(curves, &PlotStyle::default(), width, height, path)
 }
 
-/// Draws the curves against x = 1 … n as a PNG of `width`×`height`
+/// Draws the curves against x = 1 … n (or `style.x`) as a PNG of `width`×`height`
 /// written kill-safely (tmp + rename): axes with tick values, `style`'s
 /// title and axis labels, and a legend (top right) naming each curve in
 /// its colour. On a log axis zero, negative and non-finite values are
@@ -128,7 +132,8 @@ fn draw(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(64);
-    let x_range = 1f64..n as f64;
+    let x_of = |i: usize| style.x.get(i).copied().unwrap_or((i + 1) as f64);
+    let x_range = x_of(0)..x_of(n - 1);
     // A log axis is drawn as log₁₀ of the values on a linear one, labelled
     // 10^y: ticks at whole decades over any span (plotters' own log axis
     // stops labelling below about 1e-15).
@@ -155,7 +160,7 @@ fn draw(
         mesh.y_labels(decades / decades.div_ceil(12) + 1).y_label_formatter(&tick);
     }
     mesh.draw()?;
-    series(&mut chart, curves, |v| usable(v, log), y_of)?;
+    series(&mut chart, curves, |v| usable(v, log), x_of, y_of)?;
     let at = quiet_corner(curves, |v| (y_of(v) - lo) / (hi - lo));
     legend(&mut chart, at)?;
     root.present()?;
@@ -169,6 +174,7 @@ fn series<'a, DB>(
     chart: &mut Chart<'a, DB>,
     curves: &[Curve],
     keep: impl Fn(f32) -> bool,
+    x_of: impl Fn(usize) -> f64,
     y_of: impl Fn(f32) -> f64,
 ) -> DrawResult
 where
@@ -180,7 +186,7 @@ where
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         for (i, &v) in c.values.iter().enumerate() {
             if keep(v) {
-                runs.last_mut().expect("one run").push(((i + 1) as f64, y_of(v)));
+                runs.last_mut().expect("one run").push((x_of(i), y_of(v)));
             } else if !runs.last().expect("one run").is_empty() {
                 runs.push(Vec::new());
             }

@@ -362,9 +362,10 @@ pub fn record(s: &Scores, csv: &Path, plot: &Path) -> Result<()> {
     }
     let style = PlotStyle {
         title: "DCGAN quality (kairo classifier features; not Inception FID)".into(),
-        x_label: "snapshot".into(),
+        x_label: "iteration".into(),
         y_label: "distance / accuracy".into(),
         log_y: true,
+        x: col(0).into_iter().map(f64::from).collect(),
     };
     if curves[0].values.len() >= 2 {
         render_plot(&curves, &style, 720, 400, plot)?;

@@ -135,6 +135,7 @@ pub fn render_loss_curve(history: &[IterStats], path: &Path) -> Result<()> {
         x_label: "iteration".into(),
         y_label: "loss / probability".into(),
         log_y: true,
+        ..Default::default()
     };
     render_plot(&curves, &style, 720, 400, path)
 }
