@@ -1,6 +1,7 @@
 //! `kairo bench --only allreduce` (under `mpirun`): the time to sum a
 //! gradient of 1, 4, 25 and 100 MB over the ranks, host all-reduce alone
-//! and the whole bucketed path (readback, all-reduce, upload).
+//! and the whole bucketed path (readback, all-reduce, upload), its buckets
+//! overlapped (`MPI_Iallreduce` while the next is read back) and in turn.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,8 +21,11 @@ pub struct AllreduceFigures {
     /// MPI_Allreduce of the host buffer alone.
     pub host_seconds: f64,
     /// Readback + all-reduce + upload through [`GradReducer`] (25 MB
-    /// buckets) of a list of 1 MB gradient tensors.
+    /// buckets) of a list of 1 MB gradient tensors, the next bucket read
+    /// back while one is summed.
     pub device_seconds: f64,
+    /// The same with each bucket read back after the previous one's sum.
+    pub in_turn_seconds: f64,
     pub buckets: usize,
 }
 
@@ -56,30 +60,44 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// before each repetition.
 pub fn bench_allreduce(ctx: &Context, comm: Arc<dyn Comm>, reps: usize, mut report: impl FnMut(&AllreduceFigures)) -> Result<Vec<AllreduceFigures>> {
     let reps = reps.max(1);
-    let reducer = GradReducer::new(comm.clone(), DEFAULT_BUCKET_BYTES);
+    let overlapped = GradReducer::new(comm.clone(), DEFAULT_BUCKET_BYTES);
+    let in_turn = GradReducer::new(comm.clone(), DEFAULT_BUCKET_BYTES).with_overlap(false);
     let mut out = Vec::new();
     for mb in SIZES_MB {
         let n = mb * 1_000_000 / 4;
         let mut host = vec![1.0f32; n];
         // A gradient list of 1 MB tensors, as a model's parameters come.
         let grads: Vec<Tensor> = (0..mb).map(|_| Tensor::full(ctx, &[n / mb], 1.0)).collect::<Result<_>>()?;
-        let (mut h, mut d, mut buckets) = (Vec::new(), Vec::new(), 0);
+        let (mut h, mut d, mut s, mut buckets) = (Vec::new(), Vec::new(), Vec::new(), 0);
+        let device = |r: &GradReducer| -> Result<(f64, usize)> {
+            comm.all_reduce_sum(&mut [0.0])?;
+            let t = Instant::now();
+            let buckets = r.reduce(&grads, 1.0)?.buckets;
+            ctx.sync()?;
+            Ok((t.elapsed().as_secs_f64(), buckets))
+        };
         for rep in 0..=reps {
             comm.all_reduce_sum(&mut [0.0])?;
             let t = Instant::now();
             comm.all_reduce_sum(&mut host)?;
             let host_s = t.elapsed().as_secs_f64();
-            comm.all_reduce_sum(&mut [0.0])?;
-            let t = Instant::now();
-            buckets = reducer.reduce(&grads, 1.0)?.buckets;
-            ctx.sync()?;
-            let dev_s = t.elapsed().as_secs_f64();
+            let (dev_s, b) = device(&overlapped)?;
+            let (turn_s, _) = device(&in_turn)?;
+            buckets = b;
             if rep > 0 {
                 h.push(host_s);
                 d.push(dev_s);
+                s.push(turn_s);
             }
         }
-        let f = AllreduceFigures { megabytes: mb, ranks: comm.size(), host_seconds: median(h), device_seconds: median(d), buckets };
+        let f = AllreduceFigures {
+            megabytes: mb,
+            ranks: comm.size(),
+            host_seconds: median(h),
+            device_seconds: median(d),
+            in_turn_seconds: median(s),
+            buckets,
+        };
         report(&f);
         out.push(f);
     }

@@ -7,7 +7,9 @@
 //! [`Tensor::to_vecs`]), the rank's weight applied on the host, one
 //! `MPI_Allreduce` (sum), one upload of the summed bucket into one device
 //! buffer, and one submit of buffer-to-buffer copies from it into the
-//! gradients. Bytes moved are counted per call ([`ReduceStats`]).
+//! gradients. While one bucket is summed the next is read back
+//! ([`Comm::all_reduce_sum_pipelined`]: `MPI_Iallreduce` on MPI). Bytes
+//! moved are counted per call ([`ReduceStats`]).
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +22,18 @@ use crate::Tensor;
 
 /// 25 MB, PyTorch DDP's `bucket_cap_mb` default.
 pub const DEFAULT_BUCKET_BYTES: usize = 25 * 1024 * 1024;
+
+/// The bucket cap the jobs use: `KAIRO_BUCKET_BYTES` if set (at least 4),
+/// else [`DEFAULT_BUCKET_BYTES`]. Smaller buckets mean more, smaller
+/// all-reduces, each overlapping the next one's readback.
+pub fn bucket_bytes() -> Result<usize> {
+    match std::env::var("KAIRO_BUCKET_BYTES") {
+        Err(_) => Ok(DEFAULT_BUCKET_BYTES),
+        Ok(v) => v.trim().parse::<usize>().ok().filter(|&b| b >= 4).ok_or_else(|| {
+            crate::Error::InvalidArgument(format!("KAIRO_BUCKET_BYTES must be a number of bytes >= 4, got {v:?}"))
+        }),
+    }
+}
 
 /// Consecutive groups of tensors (by index) whose f32 elements sum to at
 /// most `cap_bytes` each; a tensor over the cap is alone in its bucket;
@@ -56,6 +70,7 @@ pub struct ReduceStats {
 pub struct GradReducer {
     comm: Arc<dyn Comm>,
     bucket_bytes: usize,
+    overlap: bool,
     total_buckets: AtomicU64,
     total_bytes: AtomicU64,
 }
@@ -63,7 +78,14 @@ pub struct GradReducer {
 impl GradReducer {
     /// A reducer over `comm` with buckets of at most `bucket_bytes`.
     pub fn new(comm: Arc<dyn Comm>, bucket_bytes: usize) -> Self {
-        GradReducer { comm, bucket_bytes, total_buckets: AtomicU64::new(0), total_bytes: AtomicU64::new(0) }
+        GradReducer { comm, bucket_bytes, overlap: true, total_buckets: AtomicU64::new(0), total_bytes: AtomicU64::new(0) }
+    }
+
+    /// With `false`, each bucket is read back only after the previous one's
+    /// sum came back (for measuring what the overlap saves).
+    pub fn with_overlap(mut self, overlap: bool) -> Self {
+        self.overlap = overlap;
+        self
     }
 
     /// The communicator.
@@ -85,24 +107,35 @@ impl GradReducer {
         self.reduce(&grads, weight)
     }
 
-    /// [`Self::reduce_module`] on a list of gradient tensors (f32).
+    /// [`Self::reduce_module`] on a list of gradient tensors (f32). The
+    /// next bucket is read back while one is summed
+    /// ([`Comm::all_reduce_sum_pipelined`]).
     pub fn reduce(&self, grads: &[Tensor], weight: f32) -> Result<ReduceStats> {
         let numels: Vec<usize> = grads.iter().map(Tensor::numel).collect();
+        let buckets: Vec<Vec<&Tensor>> = plan_buckets(&numels, self.bucket_bytes)
+            .into_iter()
+            .map(|range| grads[range].iter().filter(|g| g.numel() > 0).collect::<Vec<_>>())
+            .filter(|b| !b.is_empty())
+            .collect();
         let mut stats = ReduceStats::default();
-        for range in plan_buckets(&numels, self.bucket_bytes) {
-            let bucket: Vec<&Tensor> = grads[range].iter().filter(|g| g.numel() > 0).collect();
-            if bucket.is_empty() {
-                continue;
-            }
-            let mut flat: Vec<f32> = Tensor::to_vecs(&bucket)?.concat();
+        let mut read = |k: usize| -> Result<Vec<f32>> {
+            let mut flat: Vec<f32> = Tensor::to_vecs(&buckets[k])?.concat();
             if weight != 1.0 {
                 flat.iter_mut().for_each(|v| *v *= weight);
             }
-            self.comm.all_reduce_sum(&mut flat)?;
-            upload_bucket(&bucket, &flat)?;
+            Ok(flat)
+        };
+        let mut upload = |k: usize, sum: &[f32]| -> Result<()> {
+            upload_bucket(&buckets[k], sum)?;
             stats.buckets += 1;
-            stats.device_bytes += flat.len() as u64 * 4;
-            stats.allreduce_bytes += flat.len() as u64 * 4;
+            stats.device_bytes += sum.len() as u64 * 4;
+            stats.allreduce_bytes += sum.len() as u64 * 4;
+            Ok(())
+        };
+        if self.overlap {
+            self.comm.all_reduce_sum_pipelined(buckets.len(), &mut read, &mut upload)?;
+        } else {
+            super::all_reduce_sum_in_turn(self.comm.as_ref(), buckets.len(), &mut read, &mut upload)?;
         }
         self.total_buckets.fetch_add(stats.buckets as u64, Ordering::Relaxed);
         self.total_bytes.fetch_add(stats.allreduce_bytes, Ordering::Relaxed);

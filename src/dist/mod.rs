@@ -8,7 +8,9 @@
 //!   implementation (no MPI; the code path compiles and is tested without
 //!   the `mpi` feature); `mpi::MpiComm` (feature `mpi`) runs on rsmpi.
 //! - [`GradReducer`] ([`bucket`]): gradients packed into ~25 MB buckets,
-//!   one readback, one all-reduce and one upload per bucket, bytes counted.
+//!   one readback, one all-reduce and one upload per bucket, bytes counted;
+//!   the next bucket is read back while one is summed
+//!   ([`Comm::all_reduce_sum_pipelined`]).
 //! - [`shard`], [`Share`]: the deterministic split of a global batch and
 //!   the weight each rank's mean-reduced loss gets (see [`Share::weight`]).
 //! - [`sync_module`], [`sync_optimizer`]: rank 0's parameters and optimiser
@@ -24,7 +26,7 @@ pub mod bucket;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 
-pub use bucket::{plan_buckets, GradReducer, ReduceStats, DEFAULT_BUCKET_BYTES};
+pub use bucket::{bucket_bytes, plan_buckets, GradReducer, ReduceStats, DEFAULT_BUCKET_BYTES};
 
 use std::ops::Range;
 
@@ -42,6 +44,19 @@ pub trait Comm {
     fn size(&self) -> usize;
     /// Element-wise sum over all ranks, in place, on every rank.
     fn all_reduce_sum(&self, data: &mut [f32]) -> Result<()>;
+    /// Sums `count` buffers over the ranks in turn: `produce(k)` makes
+    /// this rank's buffer k, `consume(k, sum)` takes its sum. An
+    /// implementation with non-blocking collectives calls `produce(k + 1)`
+    /// while buffer k's sum is in flight (MPI: `MPI_Iallreduce`); this
+    /// default does one after the other.
+    fn all_reduce_sum_pipelined(
+        &self,
+        count: usize,
+        produce: &mut dyn FnMut(usize) -> Result<Vec<f32>>,
+        consume: &mut dyn FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        all_reduce_sum_in_turn(self, count, produce, consume)
+    }
     /// Rank 0's `data` to every rank (same length everywhere).
     fn broadcast(&self, data: &mut [f32]) -> Result<()>;
     /// Ends every rank at once (MPI_Abort): the way out when one rank
@@ -51,6 +66,22 @@ pub trait Comm {
     fn describe(&self) -> String {
         format!("rank {} of {}", self.rank(), self.size())
     }
+}
+
+/// [`Comm::all_reduce_sum_pipelined`] without overlap: produce, sum,
+/// consume, one buffer after the other.
+pub fn all_reduce_sum_in_turn<C: Comm + ?Sized>(
+    comm: &C,
+    count: usize,
+    produce: &mut dyn FnMut(usize) -> Result<Vec<f32>>,
+    consume: &mut dyn FnMut(usize, &[f32]) -> Result<()>,
+) -> Result<()> {
+    for k in 0..count {
+        let mut data = produce(k)?;
+        comm.all_reduce_sum(&mut data)?;
+        consume(k, &data)?;
+    }
+    Ok(())
 }
 
 /// One process: rank 0 of 1; the collectives are the identity.

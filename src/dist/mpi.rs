@@ -58,6 +58,39 @@ impl Comm for MpiComm {
         Ok(())
     }
 
+    /// Buffer k is summed with `MPI_Iallreduce` while buffer k + 1 is
+    /// produced (read back from the device), then waited for. Open MPI
+    /// progresses a non-blocking collective inside MPI calls, so how much
+    /// of the sum overlaps the readback depends on the transport.
+    fn all_reduce_sum_pipelined(
+        &self,
+        count: usize,
+        produce: &mut dyn FnMut(usize) -> Result<Vec<f32>>,
+        consume: &mut dyn FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        if count == 0 {
+            return Ok(());
+        }
+        let mut next = produce(0)?;
+        for k in 0..count {
+            let send = std::mem::take(&mut next);
+            let mut sum = vec![0f32; send.len()];
+            let mut produced = None;
+            mpi::request::scope(|scope| {
+                let request = self.world.immediate_all_reduce_into(scope, &send[..], &mut sum[..], SystemOperation::sum());
+                if k + 1 < count {
+                    produced = Some(produce(k + 1));
+                }
+                request.wait();
+            });
+            consume(k, &sum)?;
+            if let Some(p) = produced {
+                next = p?;
+            }
+        }
+        Ok(())
+    }
+
     fn broadcast(&self, data: &mut [f32]) -> Result<()> {
         if self.size() == 1 || data.is_empty() {
             return Ok(());

@@ -115,7 +115,7 @@ pub fn bench_allreduce(only: &[String], reps: usize) -> Result<()> {
             println!("allreduce {:>4} MB: readback+upload ({} bucket(s)) {:>8.2} ms ({:.2} GB/s); no peers to sum with", f.megabytes, f.buckets, f.device_seconds * 1e3, f.device_gbps());
         } else if !quiet {
             println!(
-                "allreduce {:>4} MB: host {:>8.2} ms ({:.3} ms/MB, {:.2} GB/s, bus {:.2} GB/s); with readback+upload ({} bucket(s)) {:>8.2} ms ({:.2} GB/s)",
+                "allreduce {:>4} MB: host {:>8.2} ms ({:.3} ms/MB, {:.2} GB/s, bus {:.2} GB/s); with readback+upload ({} bucket(s)) {:>8.2} ms ({:.2} GB/s), buckets in turn {:>8.2} ms",
                 f.megabytes,
                 f.host_seconds * 1e3,
                 f.host_ms_per_mb(),
@@ -123,7 +123,8 @@ pub fn bench_allreduce(only: &[String], reps: usize) -> Result<()> {
                 f.bus_gbps(),
                 f.buckets,
                 f.device_seconds * 1e3,
-                f.device_gbps()
+                f.device_gbps(),
+                f.in_turn_seconds * 1e3
             );
         }
     });

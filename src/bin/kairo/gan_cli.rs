@@ -90,7 +90,7 @@ fn train_ranks(cfg: GanConfig, run: &GanRun, ranks: Option<&Ranks>) -> Result<()
         t.discriminator.set_training(false);
     }
     if let Some(r) = ranks {
-        t.set_reducer(kairo::dist::GradReducer::new(r.comm.clone(), kairo::dist::DEFAULT_BUCKET_BYTES))?;
+        t.set_reducer(kairo::dist::GradReducer::new(r.comm.clone(), kairo::dist::bucket_bytes()?))?;
     }
     if quiet {
         // Ranks after 0 train in step with rank 0 and write nothing.

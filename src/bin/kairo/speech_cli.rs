@@ -82,10 +82,11 @@ fn train_speech_ranks(cfg: &speech::SpeechTrainConfig, ranks: Option<&Ranks>) ->
             if let Some(ranks) = ranks {
                 say!(
                     quiet,
-                    "           {} ranks: {:.3} s per step, {:.2} MB of gradients all-reduced per step",
+                    "           {} ranks: {:.3} s per step, {:.2} MB of gradients all-reduced per step in {:.1} bucket(s)",
                     ranks.comm.size(),
                     r.seconds_per_step,
-                    r.allreduce_bytes_per_step as f64 / 1e6
+                    r.allreduce_bytes_per_step as f64 / 1e6,
+                    r.allreduce_buckets_per_step
                 );
             }
             for (reference, hypothesis) in &r.samples {

@@ -233,6 +233,8 @@ pub struct EpochReport {
     pub seconds_per_step: f32,
     /// Gradient bytes each rank all-reduced per step (0 in one process).
     pub allreduce_bytes_per_step: u64,
+    /// Buckets (all-reduces) those bytes took per step.
+    pub allreduce_buckets_per_step: f32,
 }
 
 /// What a run did.
@@ -287,7 +289,7 @@ pub fn train_speech_on(
         checkpoint::check_config(path, &meta, &cfg.model)?;
         first_epoch = meta.get("epoch").and_then(|e| e.parse().ok()).unwrap_or(0);
     }
-    let reducer = comm.map(|c| GradReducer::new(c, dist::DEFAULT_BUCKET_BYTES));
+    let reducer = comm.map(|c| Ok::<_, Error>(GradReducer::new(c, dist::bucket_bytes()?))).transpose()?;
     if let Some(r) = &reducer {
         dist::sync_module(r.comm(), &model)?;
         dist::sync_optimizer(r.comm(), &mut opt)?;
@@ -311,6 +313,7 @@ pub fn train_speech_on(
             checkpoint: ckpt.clone().filter(|_| writer),
             seconds_per_step: (run.seconds / steps) as f32,
             allreduce_bytes_per_step: (run.allreduce_bytes as f64 / steps) as u64,
+            allreduce_buckets_per_step: (run.allreduce_buckets as f64 / steps) as f32,
         };
         if let Some(path) = ckpt.as_ref().filter(|_| writer) {
             checkpoint::save(path, &model, &opt, &cfg.model, epoch + 1)?;
@@ -328,6 +331,7 @@ struct EpochRun {
     steps: usize,
     seconds: f64,
     allreduce_bytes: u64,
+    allreduce_buckets: u64,
 }
 
 /// The training steps of `epoch`: the single-process batch plan, each
@@ -348,8 +352,8 @@ fn run_epoch(
     let plan = batches(&data.train, cfg.batch, &mut data_rng);
     progress(SpeechEvent::EpochStart { epoch, batches: plan.len() });
     let start = Instant::now();
-    let mut run = EpochRun { loss_sum: 0.0, audio: 0.0, steps: plan.len(), seconds: 0.0, allreduce_bytes: 0 };
-    let bytes_before = reducer.map_or(0, |r| r.totals().1);
+    let mut run = EpochRun { loss_sum: 0.0, audio: 0.0, steps: plan.len(), seconds: 0.0, allreduce_bytes: 0, allreduce_buckets: 0 };
+    let before = reducer.map_or((0, 0), |r| r.totals());
     for (k, idx) in plan.iter().enumerate() {
         let items: Vec<&Example> = idx.iter().map(|&i| &data.train[i]).collect();
         run.audio += items.iter().map(|e| e.seconds as f64).sum::<f64>();
@@ -368,7 +372,8 @@ fn run_epoch(
         progress(SpeechEvent::Step { loss: l });
     }
     run.seconds = start.elapsed().as_secs_f64();
-    run.allreduce_bytes = reducer.map_or(0, |r| r.totals().1) - bytes_before;
+    let after = reducer.map_or((0, 0), |r| r.totals());
+    (run.allreduce_buckets, run.allreduce_bytes) = (after.0 - before.0, after.1 - before.1);
     Ok(run)
 }
 
