@@ -205,6 +205,14 @@ fn conditional_checkpoints_record_the_classes_and_sample_by_class() {
     let mut rng = common::seeded_rng(1);
     assert_eq!(sample_class(&c, &g, 3, 1, &mut rng).unwrap().len(), 3 * 32 * 32);
     assert_eq!(class_grid(&c, &g, 2, &mut rng).unwrap().len(), 10 * 32 * 32);
+    // What the page does with a picked file's bytes: plain sampling of a
+    // conditional generator gives the classes in turn.
+    let bytes = std::fs::read(&path).unwrap();
+    let picked = gan_ckpt::generator_from_bytes(&c, &path, &bytes).unwrap();
+    let cycled = kairo::jobs::gan::trainer::cycled_labels(&c, 10, 5).unwrap();
+    let want = kairo::jobs::gan::generate_labelled(&g, &t.fixed_noise, Some(&cycled)).unwrap();
+    let got = kairo::jobs::gan::generate(&picked, &t.fixed_noise).unwrap();
+    common::assert_close("a conditional checkpoint sampled without labels", &got, &want, 1e-5, 1e-4);
     // Resume: the same run loads; an unconditional run refuses it, naming both.
     let mut again = GanTrainer::new(&c, cfg.clone(), GanData::Shapes(Shapes::new(32, 1, 1).unwrap())).unwrap();
     gan_ckpt::load(&mut again, &path).unwrap();
