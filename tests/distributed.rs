@@ -274,7 +274,7 @@ mod mpi {
         while pid.is_none() || !ckpt.exists() {
             assert!(Instant::now() < deadline, "no checkpoint / rank line in 300 s: {lines:?}");
             while let Ok(l) = rx.try_recv() {
-                if let Some(rest) = l.strip_prefix("rank 1 of 2") {
+                if let Some(rest) = l.find("rank 1 of 2").map(|at| &l[at..]) {
                     pid = rest.split(" pid ").nth(1).and_then(|p| p.split(':').next()).and_then(|p| p.trim().parse::<u32>().ok());
                 }
                 lines.push(l);

@@ -74,8 +74,7 @@ pub fn context(ranks: Option<&Ranks>) -> Result<Context> {
 pub fn finish(ranks: Option<Ranks>, result: Result<()>) -> Result<()> {
     match (ranks, result) {
         (Some(r), Err(e)) if r.comm.size() > 1 => {
-            eprintln!("error: rank {} of {}: {e}", r.comm.rank(), r.comm.size());
-            eprintln!("ending every rank (MPI_Abort)");
+            rank_line(&format!("error: rank {} of {}: {e}\nending every rank (MPI_Abort)", r.comm.rank(), r.comm.size()));
             r.comm.abort(1)
         }
         (_, result) => result,
@@ -85,8 +84,16 @@ pub fn finish(ranks: Option<Ranks>, result: Result<()>) -> Result<()> {
 /// A line per rank: which adapter it trains on.
 pub fn announce(ranks: Option<&Ranks>, ctx: &Context) {
     if let Some(r) = ranks {
-        eprintln!("{} pid {}: adapter {}", r.comm.describe(), std::process::id(), ctx.describe());
+        rank_line(&format!("{} pid {}: adapter {}", r.comm.describe(), std::process::id(), ctx.describe()));
     }
+}
+
+/// `text` and a newline to stderr in one write: `eprintln!` writes its
+/// pieces one by one (stderr is unbuffered), and `mpirun` interleaves
+/// the ranks' pieces into each other's lines.
+fn rank_line(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(format!("{text}\n").as_bytes());
 }
 
 /// `kairo bench --only allreduce`: every rank of an `mpirun` job (or one
