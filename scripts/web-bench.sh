@@ -7,6 +7,10 @@
 # Chromium, mesa-vulkan-drivers and a release kairo binary.
 #
 #   scripts/web-bench.sh [ADDING_STEPS] [GAN_ITERS]     (default 40, 12)
+#
+# KAIRO_CHROMIUM_FLAGS adds browser flags, e.g.
+# --enable-dawn-features=disable_robustness,skip_validation to see what
+# Dawn's bounds checks and validation cost (never for users).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -30,7 +34,7 @@ browse() {  # $1: query; waits for the page's report
   chromium --headless=new --enable-unsafe-webgpu --no-sandbox --disable-gpu-sandbox --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync --disable-dev-shm-usage \
     --disable-background-timer-throttling --disable-renderer-backgrounding \
-    --user-data-dir="$out/profile" "$url?$1" > /dev/null 2>&1 &
+    ${KAIRO_CHROMIUM_FLAGS:-} --user-data-dir="$out/profile" "$url?$1" > /dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 1800); do
     [ "$(wc -l < "$out/reports.jsonl" 2>/dev/null || echo 0)" -gt "$before" ] && break
